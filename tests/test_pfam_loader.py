@@ -1,0 +1,298 @@
+"""Data layer: tokenization, input formats, fold building, rotations and tf.data pipelines."""
+import gzip
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pfam_loader
+from conftest import REAL_CSV, REAL_FAMILIES, ROOT, needs_real_data
+
+
+# ---------------------------------------------------------------- tokenization
+def test_encode_vocabulary_and_right_padding():
+    tokens = pfam_loader.encode(['ACD', 'y', 'BZXUO'], len_max=6)
+    assert tokens.dtype == np.uint8 and tokens.shape == (3, 6)
+    np.testing.assert_array_equal(tokens[0], [1, 2, 3, 0, 0, 0])
+    np.testing.assert_array_equal(tokens[1], [20, 0, 0, 0, 0, 0])      # lower case folded
+    np.testing.assert_array_equal(tokens[2], [21, 22, 23, 24, 25, 0])
+    assert pfam_loader.N_TOKENS == 26
+    assert [pfam_loader.decode(row) for row in tokens] == ['ACD', 'Y', 'BZXUO']
+    np.testing.assert_array_equal(pfam_loader.sequence_lengths(tokens), [3, 1, 5])
+
+
+@pytest.mark.parametrize('strings, match', [
+    (['ACD', 'AC1D'], "sequence seq2 has the character '1'"),
+    (['ACD', ''], 'sequence seq2 is empty'),
+    (['ACDEFG'], 'more than len_max=4'),
+])
+def test_encode_rejects_bad_sequences_by_name(strings, match):
+    with pytest.raises(pfam_loader.DataError, match=match):
+        pfam_loader.encode(strings, len_max=4 if 'len_max' in match else None,
+                           names=['seq1', 'seq2'])
+
+
+def test_encode_truncates_when_asked():
+    np.testing.assert_array_equal(pfam_loader.encode(['ACDEF'], 3, truncate=True), [[1, 2, 3]])
+
+
+def test_length_order_is_stable_and_invertible():
+    ins = pfam_loader.encode(['AAAA', 'A', 'AA', 'C', 'AAA'])
+    order = pfam_loader.length_order(ins)
+    np.testing.assert_array_equal(order, [1, 3, 2, 4, 0])
+    values = np.arange(5)[order]                     # something computed in length order
+    np.testing.assert_array_equal(values[np.argsort(order)], np.arange(5))
+
+
+# ---------------------------------------------------------------- input formats
+RECORDS = [('MKVLAAGIV', 'PF00001.21'), ('MKVLSAGIV', 'PF00001.21'), ('WWPCDE', 'PF00002.5'),
+           ('WWPCDEK', 'PF00002.5')]
+
+
+def _write_fixture(path, fmt):
+    if fmt == 'csv':
+        pd.DataFrame(RECORDS, columns=['sequence', 'family_accession']).to_csv(path, index=False)
+    elif fmt == 'tsv.gz':
+        with gzip.open(path, 'wt') as f:
+            pd.DataFrame(RECORDS, columns=['sequence', 'family_accession']).to_csv(
+                f, sep='\t', index=False)
+    elif fmt == 'kaggle':
+        for split, rows in (('train', RECORDS[:2]), ('dev', RECORDS[2:3]), ('test', RECORDS[3:])):
+            os.makedirs(os.path.join(path, split))
+            pd.DataFrame([(s, 'x', f, 'al') for s, f in rows],
+                         columns=['sequence', 'family_id', 'family_accession', 'aligned']).to_csv(
+                os.path.join(path, split, 'data-00000-of-00001'), index=False)
+    elif fmt == 'fasta':
+        with open(path, 'w') as f:
+            for i, (sequence, family) in enumerate(RECORDS):
+                # Pfam style header; sequences wrapped over two lines and with alignment gaps
+                f.write(f'>SEQ{i}_HUMAN/1-{len(sequence)} {family};Fam;\n'
+                        f'{sequence[:4]}-\n{sequence[4:].lower()}\n')
+    elif fmt == 'stockholm':
+        with open(path, 'w') as f:
+            for family in ('PF00001.21', 'PF00002.5'):
+                rows = [(i, s) for i, (s, fam) in enumerate(RECORDS) if fam == family]
+                width = max(len(s) for _, s in rows) + 1
+                f.write(f'# STOCKHOLM 1.0\n#=GF ID Fam\n#=GF AC {family}\n')
+                for i, s in rows:
+                    f.write(f'SEQ{i}/1-{len(s)} {(s + "." * width)[:width]}\n')
+                f.write('//\n')
+
+
+@pytest.mark.parametrize('fmt, name', [('csv', 'x.csv'), ('tsv.gz', 'x.tsv.gz'),
+                                       ('kaggle', 'split'), ('fasta', 'x.fa'),
+                                       ('stockholm', 'x.sto')])
+def test_read_records_every_format(tmp_path, fmt, name):
+    path = str(tmp_path / name)
+    _write_fixture(path, fmt)
+    frame = pfam_loader.read_records(path)
+    assert sorted(zip(frame['sequence'], frame['family'])) == sorted(RECORDS)
+
+
+def test_detect_format_from_first_line(tmp_path):
+    path = tmp_path / 'noext'
+    path.write_text('>A/1-3 PF00001.1;\nACD\n')
+    assert pfam_loader.detect_format(str(path)) == 'fasta'
+    path.write_text('# STOCKHOLM 1.0\n')
+    assert pfam_loader.detect_format(str(path)) == 'stockholm'
+    path.write_text('hello\n')
+    with pytest.raises(pfam_loader.DataError, match='unknown format'):
+        pfam_loader.detect_format(str(path))
+
+
+# ---------------------------------------------------------------- building folds
+def test_build_folds_disjoint_stratified_and_complete(demo_dir):
+    folds = [pd.read_csv(pfam_loader.fold_path(demo_dir, k, 'T')) for k in range(5)]
+    sequences = [set(f['string']) for f in folds]
+    for a in range(5):
+        for b in range(a + 1, 5):
+            assert not sequences[a] & sequences[b], f'folds {a} and {b} share a sequence'
+    counts = pd.concat([f.assign(fold=k) for k, f in enumerate(folds)])
+    table = pd.crosstab(counts['label'], counts['fold'])
+    assert (table.max(axis=1) - table.min(axis=1) <= 1).all()     # stratified: ±1 per family
+    source = pd.read_csv(os.path.join(demo_dir, 'demo_sequences.csv.gz'))
+    assert table.to_numpy().sum() == source.drop_duplicates().shape[0]
+    meta = json.load(open(pfam_loader.metadata_path(demo_dir, 'T')))
+    assert meta['n_classes'] == 6 and meta['classes'] == sorted(meta['classes'])
+    assert meta['counts_per_fold'] == {c: list(map(int, row)) for c, row in table.iterrows()}
+
+
+def test_build_is_deterministic_and_drops_ambiguous(tmp_path):
+    frame = pfam_loader.make_demo_records(n_families=3, seed=5, min_count=10, max_count=12)
+    # one sequence labelled with two families, one exact duplicate
+    frame = pd.concat([frame, pd.DataFrame([(frame['sequence'][0], 'DEMO02'),
+                                            (frame['sequence'][1], frame['family_accession'][1])],
+                                           columns=frame.columns)], ignore_index=True)
+    source = tmp_path / 'in.csv'
+    frame.sample(frac=1, random_state=0).to_csv(source, index=False)
+    meta = [pfam_loader.build_dataset([str(source)], str(tmp_path / name), 'Z', seed=3)
+            for name in ('a', 'b')]
+    assert meta[0]['dropped'] == {'duplicate_records': 1, 'multi_family_sequences': 1,
+                                  'multi_family_records': 2}
+    assert meta[0]['n_sequences'] == len(frame) - 3
+    for k in range(5):
+        assert (open(pfam_loader.fold_path(tmp_path / 'a', k, 'Z')).read()
+                == open(pfam_loader.fold_path(tmp_path / 'b', k, 'Z')).read())
+    for r in range(5):
+        a = pfam_loader.load_rotation(str(tmp_path / 'a'), r, 'Z')
+        b = pfam_loader.load_rotation(str(tmp_path / 'b'), r, 'Z')
+        np.testing.assert_array_equal(a['ins_train'], b['ins_train'])
+        np.testing.assert_array_equal(a['outs_test'], b['outs_test'])
+
+
+def test_families_and_top_selection(tmp_path):
+    source = tmp_path / 'in.csv'
+    pfam_loader.make_demo_records(n_families=4, seed=2).to_csv(source, index=False)
+    meta = pfam_loader.build_dataset([str(source)], str(tmp_path / 'f'), 'F',
+                                     families=['DEMO03', 'DEMO01'])
+    assert meta['classes'] == ['DEMO01', 'DEMO03']
+    meta = pfam_loader.build_dataset([str(source)], str(tmp_path / 't'), 'T', top=3)
+    counts = pd.read_csv(source)['family_accession'].value_counts()
+    assert set(meta['classes']) == set(sorted(counts.index, key=lambda f: (-counts[f], f))[:3])
+
+
+# ---------------------------------------------------------------- rotations (course API)
+def test_rotation_folds_follow_the_course_rule():
+    assert pfam_loader.rotation_folds(0) == ([0, 1, 2], 3, 4)
+    assert pfam_loader.rotation_folds(3) == ([3, 4, 0], 1, 2)
+    with pytest.raises(pfam_loader.DataError, match='got 7'):
+        pfam_loader.rotation_folds(7)
+
+
+def test_rotation_keys_dtypes_and_consistent_classes(demo_dir):
+    rotations = [pfam_loader.load_rotation(demo_dir, r, 'T') for r in range(5)]
+    for r, dat in enumerate(rotations):
+        assert set(dat) == set(pfam_loader.ROTATION_KEYS)
+        assert dat['rotation'] == r and dat['n_tokens'] == 26 and dat['n_classes'] == 6
+        for split in ('train', 'valid', 'test'):
+            ins, outs = dat[f'ins_{split}'], dat[f'outs_{split}']
+            assert ins.dtype == np.uint8 and ins.shape[1] == dat['len_max']
+            assert outs.shape == (len(ins), 1) and outs.dtype.kind == 'i'
+            assert 0 <= outs.min() and outs.max() < dat['n_classes']
+        assert dat['out_index_word'] == rotations[0]['out_index_word']
+        assert all(dat['out_word_index'][w] == i for i, w in dat['out_index_word'].items())
+    # test folds of the 5 rotations are the 5 folds: they partition the data
+    tests = [{pfam_loader.decode(row) for row in d['ins_test']} for d in rotations]
+    assert sum(map(len, tests)) == len(set().union(*tests))
+    assert rotations[1]['ins_valid'].tolist() == rotations[0]['ins_test'].tolist()
+
+
+def test_pickle_round_trip_matches_fold_csv(demo_dir):
+    dat = pfam_loader.load_rotation(demo_dir, 2, 'T')
+    test_fold = pd.read_csv(pfam_loader.fold_path(demo_dir, 1, 'T'))     # rotation 2 tests fold 1
+    assert [pfam_loader.decode(row) for row in dat['ins_test']] == test_fold['string'].tolist()
+    assert [dat['out_index_word'][int(i)] for i in dat['outs_test'][:, 0]] == \
+        test_fold['label'].tolist()
+    with open(pfam_loader.rotation_path(demo_dir, 2, 'T'), 'rb') as f:
+        assert pickle.load(f)['len_max'] == dat['len_max']
+
+
+def test_load_rotation_missing_file_says_how_to_build(tmp_path):
+    with pytest.raises(FileNotFoundError, match='pfam_loader.py build'):
+        pfam_loader.load_rotation(str(tmp_path), 0, 'B')
+
+
+# ---------------------------------------------------------------- tf.data
+def _collect(ds):
+    ins, outs, widths = [], [], []
+    for x, y in ds:
+        x = x.numpy()
+        widths.append(x.shape[1])
+        ins += [pfam_loader.decode(row) for row in x]
+        outs += list(y.numpy()[:, 0])
+    return ins, outs, widths
+
+
+def test_padded_datasets_keep_order_and_shape(demo_rotation):
+    dat = demo_rotation
+    train, valid, test = pfam_loader.create_tf_datasets(dat, batch=16, shuffle=False)
+    ins, outs, widths = _collect(test)
+    assert set(widths) == {dat['len_max']}
+    assert ins == [pfam_loader.decode(r) for r in dat['ins_test']]
+    assert outs == list(dat['outs_test'][:, 0])
+
+
+def test_bucketing_yields_every_example_once_with_less_padding(demo_rotation):
+    dat = demo_rotation
+    train, valid, test = pfam_loader.create_tf_datasets(dat, batch=16, bucket=True, seed=0)
+    for epoch in range(2):
+        ins, outs, widths = _collect(train)
+        expected = sorted(zip([pfam_loader.decode(r) for r in dat['ins_train']],
+                              dat['outs_train'][:, 0]))
+        assert sorted(zip(ins, outs)) == expected
+        assert np.mean(widths) < 0.8 * dat['len_max']
+        assert max(widths) <= dat['len_max']
+    # validation/test come in length order: argsort(length_order) restores the original order
+    ins, outs, widths = _collect(test)
+    restore = np.argsort(pfam_loader.length_order(dat['ins_test']))
+    assert [ins[i] for i in restore] == [pfam_loader.decode(r) for r in dat['ins_test']]
+    assert np.array_equal(np.array(outs)[restore], dat['outs_test'][:, 0])
+
+
+def test_bucketed_training_mixes_classes(demo_rotation):
+    train, _, _ = pfam_loader.create_tf_datasets(demo_rotation, batch=32, bucket=True, seed=1)
+    first = next(iter(train))[1].numpy()
+    assert len(np.unique(first)) > 2          # the folds are sorted by class; shuffling mixes them
+
+
+def test_repeat_makes_training_endless(demo_rotation):
+    train, _, _ = pfam_loader.create_tf_datasets(demo_rotation, batch=64, repeat=True, bucket=True)
+    n_batches = sum(1 for _ in train.take(3 * len(demo_rotation['ins_train']) // 64 + 5))
+    assert n_batches == 3 * len(demo_rotation['ins_train']) // 64 + 5
+
+
+# ---------------------------------------------------------------- command line
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'pfam_loader.py'), *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize('make_args, message', [
+    (lambda d: ['build', '--input', str(d / 'missing.csv'), '--out', str(d)],
+     'no such file'),
+    (lambda d: ['build', '--input', str(d / 'x.txt'), '--out', str(d)], 'unknown format'),
+    (lambda d: ['build', '--input', str(d / 'x.csv'), '--families', str(d / 'empty.txt'),
+                '--out', str(d)], 'family list is empty'),
+    (lambda d: ['build', '--input', str(d / 'x.csv'), '--families', str(d / 'absent.txt'),
+                '--out', str(d)], 'not in the data: PF99999'),
+    (lambda d: ['build', '--input', str(d / 'x.csv'), '--out', str(d)], 'fewer than 5 folds'),
+    (lambda d: ['build', '--input', str(d / 'bad.fa'), '--out', str(d)], 'no Pfam accession'),
+])
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, make_args, message):
+    _write_fixture(str(tmp_path / 'x.csv'), 'csv')
+    (tmp_path / 'x.txt').write_text('nothing to see\n')
+    (tmp_path / 'empty.txt').write_text('# no families\n\n')
+    (tmp_path / 'absent.txt').write_text('PF99999\n')
+    (tmp_path / 'bad.fa').write_text('>no accession here\nACDE\n')
+    result = _cli(*make_args(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert [line for line in result.stderr.splitlines() if 'error' in line] == \
+        [result.stderr.strip().splitlines()[-1]]
+    assert 'Traceback' not in result.stderr
+
+
+def test_cli_demo_builds_everything(tmp_path):
+    result = _cli('demo', '--out', str(tmp_path), '--families', '5', '--version', 'D')
+    assert result.returncode == 0, result.stderr
+    names = set(os.listdir(tmp_path))
+    assert {f'pfamD_rotation_{r}.pkl' for r in range(5)} <= names
+    assert {f'pfamD_fold_{k}.csv' for k in range(5)} <= names
+    assert 'rotation 4:' in result.stderr                 # progress output
+
+
+# ---------------------------------------------------------------- the real benchmark
+@needs_real_data
+def test_real_benchmark_has_the_documented_size(real_dir):
+    meta = json.load(open(pfam_loader.metadata_path(real_dir, 'B')))
+    assert meta['n_sequences'] == 15576 and meta['n_classes'] == 46 and meta['len_max'] == 782
+    assert meta['classes'] == sorted(l.strip() for l in open(REAL_FAMILIES) if l.strip())
+    dat = pfam_loader.load_rotation(real_dir, 0, 'B')
+    sizes = [len(dat[f'ins_{s}']) for s in ('train', 'valid', 'test')]
+    assert sum(sizes) == 15576 and abs(sizes[1] - 15576 / 5) < 46
+    assert meta['inputs'][0]['path'] == os.path.abspath(REAL_CSV)
