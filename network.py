@@ -1,0 +1,292 @@
+"""One builder for every classifier of the suite: SimpleRNN, GRU, LSTM and Multi-Head Attention.
+
+    model = build_model('gru', n_tokens=26, n_classes=46)            # variable-length input
+    model = build_model('mha', 26, 46, len_max=782, attention_heads=[4, 4])
+
+Shapes (``B`` batch, ``T`` tokens, ``C`` features)::
+
+    recurrent: tokens (B, T) → Embedding → strided causal Conv1D (B, T/s, C)
+               → [recurrent(return_sequences) → AveragePooling1D] × len(rnn_units) - 1
+               → final recurrent (B, C) → Dense × len(dense_units) → softmax (B, n_classes)
+    mha:       tokens (B, T) → Embedding → PositionalEncoding('add') → strided causal Conv1D
+               → [MultiHeadAttention(x, x) + residual/LayerNorm (+ feed-forward)
+                  → AveragePooling1D] × len(attention_heads)
+               → GlobalMaxPooling1D → Dense × len(dense_units) → softmax
+
+Padding (token 0, on the right) never reaches a prediction. Conv1D drops Keras masks, so the
+model carries an explicit boolean mask derived from the tokens through every down-sampling step:
+
+* the Conv1D is ``causal``: output ``j`` sees inputs ``s*j - k + 1 .. s*j`` only, so it never
+  mixes padding into a real position, and position ``j`` is real iff input ``s*j`` is;
+* before each AveragePooling1D padded features are zeroed and the time axis is extended to a
+  multiple of the pool size, so a window's average does not depend on how much padding follows;
+* recurrent layers get the mask (they skip padded steps; the final one returns the state at the
+  last real step), MultiHeadAttention gets it as ``value_mask`` (nobody attends to padding), and
+  padded positions are set to a large negative value before GlobalMaxPooling1D.
+
+The same sequence therefore gets the same prediction whether it is padded to its bucket or to
+``len_max`` (checked by the tests).
+"""
+import os
+
+import keras
+from keras import layers, ops
+
+from positional_encoder import PositionalEncoding
+
+MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
+RECURRENT_LAYERS = {'rnn': layers.SimpleRNN, 'gru': layers.GRU, 'lstm': layers.LSTM}
+_NEGATIVE = -1e9          # stands in for -inf before max pooling
+
+
+# ---------------------------------------------------------------- mask plumbing
+@keras.saving.register_keras_serializable(package='pfam')
+class PaddingMask(keras.layers.Layer):
+    """Tokens (B, T) → boolean mask (B, T), True where the token is not padding (0)."""
+
+    def call(self, tokens):
+        return ops.not_equal(tokens, 0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, tokens):
+        return keras.KerasTensor(tokens.shape, dtype='bool')
+
+
+@keras.saving.register_keras_serializable(package='pfam')
+class DownsampleMask(keras.layers.Layer):
+    """Mask (B, T) → mask (B, ceil(T / stride)): position j is real iff position stride * j is.
+
+    Matches a ``causal`` strided Conv1D and the zero-extended AveragePooling1D of this module
+    (right padding: a window is real iff its first element is real).
+
+    Args:
+        stride: the layer's stride (or pool size).
+    """
+
+    def __init__(self, stride, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, mask):
+        return mask[:, ::self.stride]
+
+    def compute_output_spec(self, mask):
+        length = mask.shape[1]
+        length = None if length is None else -(-length // self.stride)
+        return keras.KerasTensor((mask.shape[0], length), dtype='bool')
+
+    def get_config(self):
+        return {**super().get_config(), 'stride': self.stride}
+
+
+@keras.saving.register_keras_serializable(package='pfam')
+class MaskedFill(keras.layers.Layer):
+    """Features (B, T, C) and mask (B, T) → features with padded positions set to ``value``.
+
+    Args:
+        value: the fill value (0 before averaging, a large negative number before max pooling).
+    """
+
+    def __init__(self, value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.value = float(value)
+        self.supports_masking = True       # it consumes a Keras mask left by a recurrent layer
+
+    def compute_mask(self, features, mask=None):
+        return None
+
+    def call(self, features, mask):
+        return ops.where(mask[:, :, None], features, ops.cast(self.value, features.dtype))
+
+    def compute_output_shape(self, features_shape, mask_shape=None):
+        return tuple(features_shape)
+
+    def get_config(self):
+        return {**super().get_config(), 'value': self.value}
+
+
+def _masked_average_pool(x, mask, pool_size, name):
+    """AveragePooling1D that ignores padding: zero padded steps, extend T to a multiple of the
+    pool size, average each window of ``pool_size`` steps. (B, T, C) → (B, ceil(T/p), C)."""
+    x = MaskedFill(0.0, name=f'{name}_zero_padding')(x, mask)
+    x = layers.ZeroPadding1D((0, pool_size - 1), name=f'{name}_extend')(x)
+    x = layers.AveragePooling1D(pool_size, padding='valid', name=name)(x)
+    return x, DownsampleMask(pool_size, name=f'{name}_mask')(mask)
+
+
+def _as_list(value, n, what):
+    """A scalar means the same value for each of ``n`` modules; a list must have ``n`` entries."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f'{what} needs {n} entries (one per module), got {list(value)}')
+        return list(value)
+    return [value] * n
+
+
+# ---------------------------------------------------------------- the builder
+def build_model(model_type, n_tokens, n_classes, len_max=None, *,
+                n_embeddings=16,
+                conv_filters=64, conv_kernel=5, conv_stride=2,
+                rnn_units=(64, 64), pool_sizes=2,
+                attention_heads=(4, 4), key_dim=16, feed_forward=128, positional_max_wavelength=1e4,
+                dense_units=(64,), activation='elu', dropout=0.2, l2=1e-4,
+                lr=1e-3, clipnorm=1e-2, jit_compile=False, compile=True, name=None):
+    """Build (and compile) one classifier of tokens (B, T) → class probabilities (B, n_classes).
+
+    Args:
+        model_type: ``'rnn'`` (SimpleRNN), ``'gru'``, ``'lstm'`` or ``'mha'``.
+        n_tokens: vocabulary size including padding (26 for `pfam_loader`).
+        n_classes: number of families.
+        len_max: input length, or None (default) for variable-length input such as bucketed
+            batches. Strides and pools round up (T -> ceil(T / s)), so even a one-residue
+            sequence keeps one step: the sequence never collapses to length 0.
+        n_embeddings: width of the token embedding; must be smaller than ``n_tokens``.
+        conv_filters: filters of the strided Conv1D (its k-mer-like detectors).
+        conv_kernel: kernel width of the Conv1D, in residues.
+        conv_stride: stride of the Conv1D (the first down-sampling of the sequence).
+        rnn_units: recurrent types: units of each recurrent module; all but the last return
+            sequences and are followed by average pooling, the last returns its final state.
+        pool_sizes: pool size after each pooled module (an int for all, or a list: one per
+            recurrent module but the last, or one per attention module).
+        attention_heads: mha: number of heads of each attention module (one entry per module).
+        key_dim: mha: size of each head's query/key projection.
+        feed_forward: mha: hidden units of the position-wise feed-forward sub-block after each
+            attention (0 for none).
+        positional_max_wavelength: mha: longest wavelength of the positional encoding.
+        dense_units: units of each hidden Dense layer before the softmax (empty for none).
+        activation: activation of the Conv1D, the feed-forward and the hidden Dense layers.
+        dropout: dropout rate after the Conv1D, each module and each hidden Dense layer.
+        l2: L2 penalty on the kernels of Conv1D, recurrent, Dense and attention layers.
+        lr: Adam learning rate.
+        clipnorm: Adam's per-variable gradient norm clip (None for none).
+        jit_compile: XLA compilation; off by default because each bucket length would recompile.
+        compile: compile with the suite's loss, metric and optimizer (else return it uncompiled).
+        name: model name (default the model type).
+
+    Returns:
+        A `keras.Model` compiled with sparse categorical cross-entropy, the metric
+        ``sparse_categorical_accuracy`` and Adam(lr, clipnorm).
+
+    Raises:
+        ValueError: unknown model type, ``n_embeddings >= n_tokens``, a list of the wrong length,
+            a non-positive size or ``len_max``, or a dropout outside [0, 1).
+    """
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f'model_type must be one of {", ".join(MODEL_TYPES)}, got {model_type!r}')
+    if not 0 < n_embeddings < n_tokens:
+        raise ValueError(f'n_embeddings must be in 1..n_tokens-1 = {n_tokens - 1} (fewer '
+                         f'embeddings than tokens), got {n_embeddings}')
+    if n_classes < 2:
+        raise ValueError(f'n_classes must be at least 2, got {n_classes}')
+    if model_type == 'mha':
+        attention_heads = list(attention_heads)
+        n_pooled = len(attention_heads)
+    else:
+        rnn_units = list(rnn_units)
+        if not rnn_units:
+            raise ValueError('rnn_units needs at least one entry (the final recurrent layer)')
+        n_pooled = len(rnn_units) - 1
+    pool_sizes = _as_list(pool_sizes, n_pooled, 'pool_sizes')
+    sizes = dict(conv_filters=conv_filters, conv_kernel=conv_kernel, conv_stride=conv_stride,
+                 key_dim=key_dim)
+    sizes.update({f'pool_sizes[{i}]': p for i, p in enumerate(pool_sizes)})
+    sizes.update({f'dense_units[{i}]': u for i, u in enumerate(dense_units)})
+    if model_type == 'mha':
+        sizes.update({f'attention_heads[{i}]': h for i, h in enumerate(attention_heads)})
+    else:
+        sizes.update({f'rnn_units[{i}]': u for i, u in enumerate(rnn_units)})
+    bad = {k: v for k, v in sizes.items() if not (isinstance(v, int) and v >= 1)}
+    if bad:
+        raise ValueError(f'sizes must be positive integers, got {bad}')
+    if not 0 <= dropout < 1:
+        raise ValueError(f'dropout must be in [0, 1), got {dropout}')
+    if len_max is not None and not (isinstance(len_max, int) and len_max >= 1):
+        raise ValueError(f'len_max must be a positive integer or None, got {len_max!r}')
+
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    tokens = keras.Input(shape=(len_max,), dtype='int32', name='tokens')            # (B, T)
+    mask = PaddingMask(name='padding_mask')(tokens)                                   # (B, T)
+    x = layers.Embedding(n_tokens, n_embeddings, name='embedding')(tokens)            # (B, T, E)
+    if model_type == 'mha':
+        x = PositionalEncoding('add', positional_max_wavelength, name='positional_encoding')(x)
+    x = layers.Conv1D(conv_filters, conv_kernel, strides=conv_stride, padding='causal',
+                      activation=activation, kernel_regularizer=regularizer, name='conv')(x)
+    mask = DownsampleMask(conv_stride, name='conv_mask')(mask)                        # (B, T/s)
+    x = layers.Dropout(dropout, name='conv_dropout')(x)                               # (B, T/s, F)
+
+    if model_type == 'mha':
+        for i, (heads, pool) in enumerate(zip(attention_heads, pool_sizes)):
+            x, mask = _attention_module(x, mask, heads, key_dim, feed_forward, pool, activation,
+                                        dropout, regularizer, f'attention{i}')
+        x = MaskedFill(_NEGATIVE, name='fill_padding')(x, mask)
+        x = layers.GlobalMaxPooling1D(name='global_max_pool')(x)                      # (B, C)
+    else:
+        recurrent = RECURRENT_LAYERS[model_type]
+        for i, (units, pool) in enumerate(zip(rnn_units[:-1], pool_sizes)):
+            x = recurrent(units, return_sequences=True, kernel_regularizer=regularizer,
+                          name=f'{model_type}{i}')(x, mask=mask)                      # (B, T', U)
+            x = layers.Dropout(dropout, name=f'{model_type}{i}_dropout')(x)
+            x, mask = _masked_average_pool(x, mask, pool, f'pool{i}')
+        x = recurrent(rnn_units[-1], kernel_regularizer=regularizer,
+                      name=f'{model_type}{len(rnn_units) - 1}')(x, mask=mask)         # (B, U)
+        x = layers.Dropout(dropout, name='final_dropout')(x)
+
+    for i, units in enumerate(dense_units):
+        x = layers.Dense(units, activation=activation, kernel_regularizer=regularizer,
+                         name=f'dense{i}')(x)
+        x = layers.Dropout(dropout, name=f'dense{i}_dropout')(x)
+    outputs = layers.Dense(n_classes, activation='softmax', name='output')(x)        # (B, K)
+    model = keras.Model(tokens, outputs, name=name or model_type)
+    if compile:
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=lr, clipnorm=clipnorm),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name='sparse_categorical_accuracy')],
+            jit_compile=jit_compile)
+    return model
+
+
+def _attention_module(x, mask, heads, key_dim, feed_forward, pool, activation, dropout,
+                      regularizer, name):
+    """MultiHeadAttention(x, x) with a residual connection and LayerNorm, an optional
+    position-wise feed-forward sub-block (same pattern), then masked average pooling."""
+    width = x.shape[-1]
+    attended = layers.MultiHeadAttention(heads, key_dim, dropout=dropout,
+                                         kernel_regularizer=regularizer, name=name)(
+        x, x, value_mask=mask)                                                        # (B, T, C)
+    x = layers.LayerNormalization(name=f'{name}_norm')(
+        layers.Add(name=f'{name}_residual')([x, layers.Dropout(dropout)(attended)]))
+    if feed_forward:
+        hidden = layers.Dense(feed_forward, activation=activation, kernel_regularizer=regularizer,
+                              name=f'{name}_ff')(x)
+        hidden = layers.Dense(width, kernel_regularizer=regularizer, name=f'{name}_ff_out')(hidden)
+        x = layers.LayerNormalization(name=f'{name}_ff_norm')(
+            layers.Add(name=f'{name}_ff_residual')([x, layers.Dropout(dropout)(hidden)]))
+    return _masked_average_pool(x, mask, pool, f'{name}_pool')
+
+
+# ---------------------------------------------------------------- helpers
+def small_test_model(model_type, n_tokens=26, n_classes=5, **overrides):
+    """A tiny configuration for tests and smoke runs (seconds on a CPU)."""
+    hyper = dict(n_embeddings=8, conv_filters=16, conv_kernel=3, conv_stride=2,
+                 rnn_units=(16, 16), attention_heads=(2,), key_dim=8, feed_forward=16,
+                 dense_units=(16,), dropout=0.0, lr=1e-2)
+    hyper.update(overrides)
+    return build_model(model_type, n_tokens, n_classes, **hyper)
+
+
+def render_model(model, path, dpi=96):
+    """Write ``keras.utils.plot_model(model, show_shapes=True)`` to ``path`` (PNG).
+
+    Raises:
+        RuntimeError: pydot or the graphviz ``dot`` binary is missing.
+    """
+    import shutil
+    if shutil.which('dot') is None:
+        raise RuntimeError('plot_model needs the graphviz binary "dot" (./setup.sh installs it)')
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    keras.utils.plot_model(model, to_file=path, show_shapes=True, show_layer_names=True,
+                           expand_nested=False, dpi=dpi)
+    return path

@@ -1,0 +1,163 @@
+"""Network builder and PositionalEncoding: shapes, padding invariance, serialization, learning."""
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+import network
+import pfam_loader
+from positional_encoder import PositionalEncoding
+
+RNG = np.random.default_rng(0)
+SEQUENCES = [''.join(RNG.choice(list(pfam_loader.AMINO_ACIDS), size=n)) for n in (1, 7, 30, 61)]
+
+
+@pytest.fixture(scope='module', params=network.MODEL_TYPES)
+def model(request):
+    keras.utils.set_random_seed(1)
+    return network.small_test_model(request.param, n_classes=5)
+
+
+# ---------------------------------------------------------------- PositionalEncoding
+def test_positional_encoding_matches_closed_form():
+    width = 6
+    encoded = keras.ops.convert_to_numpy(PositionalEncoding()(np.zeros((1, 50, width), 'float32')))
+    for position in (0, 7, 49):
+        for i in range(width // 2):
+            angle = position / 10000 ** (2 * i / width)
+            assert encoded[0, position, 2 * i] == pytest.approx(np.sin(angle), abs=1e-5)
+            assert encoded[0, position, 2 * i + 1] == pytest.approx(np.cos(angle), abs=1e-5)
+
+
+def test_positional_encoding_add_and_concat_shapes_with_unknown_length():
+    inputs = keras.Input((None, 8))
+    added = keras.Model(inputs, PositionalEncoding('add')(inputs))
+    concat = keras.Model(inputs, PositionalEncoding('concat')(inputs))
+    assert added.output_shape == (None, None, 8) and concat.output_shape == (None, None, 16)
+    x = RNG.normal(size=(3, 11, 8)).astype('float32')
+    out = concat.predict(x, verbose=0)
+    assert out.shape == (3, 11, 16)
+    np.testing.assert_allclose(out[:, :, :8], x, atol=1e-6)                 # input kept as is
+    np.testing.assert_allclose(added.predict(x, verbose=0) - x, out[:, :, 8:], atol=1e-5)
+
+
+def test_positional_encoding_config_round_trip_and_bad_type():
+    layer = PositionalEncoding('concat', max_wavelength=500.0, name='pe')
+    clone = PositionalEncoding.from_config(layer.get_config())
+    assert (clone.combination_type, clone.max_wavelength, clone.name) == ('concat', 500.0, 'pe')
+    with pytest.raises(ValueError, match="'add' or 'concat'"):
+        PositionalEncoding('sum')
+
+
+# ---------------------------------------------------------------- builder
+@pytest.mark.parametrize('length', [20, 97])
+def test_output_is_a_distribution_for_two_lengths(model, length):
+    tokens = pfam_loader.encode(SEQUENCES, len_max=length, truncate=True)
+    probabilities = model.predict(tokens, verbose=0)
+    assert probabilities.shape == (len(SEQUENCES), 5)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert (probabilities >= 0).all()
+
+
+def test_padding_does_not_change_predictions(model):
+    short = model.predict(pfam_loader.encode(SEQUENCES), verbose=0)            # padded to 61
+    long = model.predict(pfam_loader.encode(SEQUENCES, len_max=400), verbose=0)
+    np.testing.assert_allclose(short, long, atol=1e-5)
+    # and the padding does matter where it should not be ignored: real residues change outputs
+    other = model.predict(pfam_loader.encode([s[::-1] for s in SEQUENCES]), verbose=0)
+    assert np.abs(other - short)[1:].max() > 1e-6
+
+
+def test_model_is_compiled_as_specified(model):
+    assert model.loss.__class__.__name__ == 'SparseCategoricalCrossentropy'
+    assert model.metrics_names[-1] in ('compile_metrics', 'sparse_categorical_accuracy')
+    built = network.build_model(model.name, 26, 5, lr=3e-4, clipnorm=0.5)
+    assert float(built.optimizer.learning_rate) == pytest.approx(3e-4)
+    assert built.optimizer.clipnorm == 0.5
+    assert network.build_model('gru', 26, 5).optimizer.clipnorm == pytest.approx(1e-2)
+
+
+def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
+    path = str(tmp_path / f'{model.name}.keras')
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    tokens = pfam_loader.encode(SEQUENCES)
+    for saved, restored in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(saved, restored)
+    # same weights; outputs equal up to float round-off of the CPU kernels
+    np.testing.assert_allclose(model.predict(tokens, verbose=0), loaded.predict(tokens, verbose=0),
+                               rtol=0, atol=1e-6)
+    if model.name == 'mha':
+        assert any(isinstance(layer, PositionalEncoding) for layer in loaded.layers)
+
+
+def test_layer_stack_follows_the_course_classes():
+    gru = network.build_model('gru', 26, 46, rnn_units=[32, 32, 32], pool_sizes=[2, 3])
+    kinds = [type(layer).__name__ for layer in gru.layers]
+    assert kinds.count('GRU') == 3 and kinds.count('AveragePooling1D') == 2
+    assert kinds.index('Embedding') < kinds.index('Conv1D') < kinds.index('GRU')
+    assert [l.return_sequences for l in gru.layers if type(l).__name__ == 'GRU'] == \
+        [True, True, False]
+    mha = network.build_model('mha', 26, 46, attention_heads=[2, 2, 2])
+    kinds = [type(layer).__name__ for layer in mha.layers]
+    assert kinds.count('MultiHeadAttention') == 3 and kinds.count('AveragePooling1D') == 3
+    assert kinds.index('Embedding') < kinds.index('PositionalEncoding') < kinds.index('Conv1D')
+    assert kinds.index('GlobalMaxPooling1D') > kinds.index('MultiHeadAttention')
+    rnn = network.build_model('rnn', 26, 46, rnn_units=[8])
+    assert [type(l).__name__ for l in rnn.layers].count('SimpleRNN') == 1
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(model_type='cnn'), "got 'cnn'"),
+    (dict(n_embeddings=26), 'fewer embeddings than tokens'),
+    (dict(n_embeddings=40), 'got 40'),
+    (dict(rnn_units=[16, 16, 16], pool_sizes=[2]), 'pool_sizes needs 2 entries'),
+    (dict(conv_stride=0), 'conv_stride'),
+    (dict(dropout=1.0), 'dropout'),
+    (dict(len_max=0), 'len_max'),
+    (dict(rnn_units=[]), 'at least one entry'),
+])
+def test_bad_hyper_parameters_are_rejected(kwargs, message):
+    args = dict(model_type='gru', n_tokens=26, n_classes=5)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        network.build_model(**args)
+
+
+def test_short_sequence_never_collapses():
+    model = network.build_model('mha', 26, 3, len_max=3, conv_stride=4, attention_heads=[1, 1, 1],
+                                pool_sizes=[3, 3, 3])
+    probabilities = model.predict(pfam_loader.encode(['ACD']), verbose=0)
+    assert probabilities.shape == (1, 3) and np.isfinite(probabilities).all()
+
+
+def test_render_model_writes_a_png(tmp_path):
+    if shutil.which('dot') is None:
+        pytest.skip('graphviz (dot) is not installed')
+    path = network.render_model(network.small_test_model('mha'), str(tmp_path / 'm.png'))
+    with open(path, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    assert os.path.getsize(path) > 5000
+
+
+@pytest.mark.parametrize('model_type', ['gru', 'mha'])
+def test_tiny_model_learns_a_tiny_task(model_type):
+    """Two families told apart by a motif anywhere in random sequence: well above chance."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    letters = np.array(list(pfam_loader.AMINO_ACIDS))
+    motifs = ['WWWCC', 'KKHHP']
+    sequences, labels = [], []
+    for i in range(400):
+        body = ''.join(rng.choice(letters, size=rng.integers(20, 40)))
+        at = rng.integers(0, len(body))
+        sequences.append(body[:at] + motifs[i % 2] + body[at:])
+        labels.append(i % 2)
+    tokens, labels = pfam_loader.encode(sequences), np.array(labels)[:, None]
+    model = network.small_test_model(model_type, n_classes=2)
+    history = model.fit(tokens[:300], labels[:300], epochs=8, batch_size=32, verbose=0)
+    assert np.isfinite(history.history['loss']).all()
+    _, accuracy = model.evaluate(tokens[300:], labels[300:], verbose=0)
+    assert accuracy > 0.85
