@@ -290,3 +290,36 @@ def render_model(model, path, dpi=96):
     keras.utils.plot_model(model, to_file=path, show_shapes=True, show_layer_names=True,
                            expand_nested=False, dpi=dpi)
     return path
+
+
+def predict_probabilities(model, ins, batch=256, verbose=0):
+    """Class probabilities of a token matrix, rows in the order of ``ins``.
+
+    A variable-length model gets batches of similar length, each trimmed to its longest
+    sequence (`pfam_loader.length_order`), instead of everything padded to ``ins.shape[1]``;
+    a fixed-length model gets ``ins`` padded or trimmed to its input length.
+
+    Args:
+        model: a model from `build_model` (or loaded from its ``.keras`` file).
+        ins: (N, T) right-padded uint8/int tokens.
+        batch: sequences per batch.
+        verbose: Keras predict verbosity.
+
+    Returns:
+        float32 array (N, n_classes).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    import pfam_loader
+    ins = np.asarray(ins)
+    width = model.input_shape[1]
+    if width is not None:
+        fixed = np.zeros((len(ins), width), dtype=np.int32)
+        fixed[:, :min(width, ins.shape[1])] = ins[:, :width]
+        return model.predict(fixed, batch_size=batch, verbose=verbose)
+    order = pfam_loader.length_order(ins)
+    lengths = pfam_loader.sequence_lengths(ins)[order].astype(np.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((ins[order], lengths)).map(
+        lambda x, n: tf.cast(x[:tf.maximum(n, 1)], tf.int32)).padded_batch(batch).prefetch(2)
+    return model.predict(dataset, verbose=verbose)[np.argsort(order)]

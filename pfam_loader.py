@@ -588,6 +588,12 @@ def create_tf_datasets(dat, batch=8, prefetch=2, shuffle=True, repeat=False, cac
     train = train.bucket_by_sequence_length(
         lambda x, y: tf.shape(x)[0], bucket_boundaries=[n + 1 for n in lengths],
         bucket_batch_sizes=[batch] * (len(lengths) + 1), pad_to_bucket_boundary=True)
+    # Every bucket ends with one partial batch: tell Keras the exact number of batches per pass
+    # (progress bars, no "ran out of data" warning).
+    buckets = np.searchsorted([n + 1 for n in lengths], sequence_lengths(dat['ins_train']),
+                              side='right')
+    n_batches = int(sum(-(-count // batch) for count in np.bincount(buckets) if count))
+    train = train.apply(tf.data.experimental.assert_cardinality(n_batches))
 
     def sorted_by_length(ins, outs):
         order = length_order(ins)

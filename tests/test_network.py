@@ -93,6 +93,11 @@ def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
         assert any(isinstance(layer, PositionalEncoding) for layer in loaded.layers)
 
 
+def test_model_types_agree_with_the_parser():
+    import parser as arguments
+    assert arguments.MODEL_TYPES == network.MODEL_TYPES
+
+
 def test_layer_stack_follows_the_course_classes():
     gru = network.build_model('gru', 26, 46, rnn_units=[32, 32, 32], pool_sizes=[2, 3])
     kinds = [type(layer).__name__ for layer in gru.layers]

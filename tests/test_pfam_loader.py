@@ -227,6 +227,7 @@ def test_bucketing_yields_every_example_once_with_less_padding(demo_rotation):
         assert sorted(zip(ins, outs)) == expected
         assert np.mean(widths) < 0.8 * dat['len_max']
         assert max(widths) <= dat['len_max']
+        assert int(train.cardinality()) == len(widths)          # Keras knows the epoch's length
     # validation/test come in length order: argsort(length_order) restores the original order
     ins, outs, widths = _collect(test)
     restore = np.argsort(pfam_loader.length_order(dat['ins_test']))

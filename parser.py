@@ -1,0 +1,188 @@
+"""Command-line arguments of the experiment driver (`hw6_base.py`) and of `job_control.py`.
+
+Every knob has a default that works; an args file holds a set of them, one or more per line,
+``#`` starting a comment:
+
+    python hw6_base.py @args_gru.txt --rotation 2
+"""
+import argparse
+import os
+import shlex
+import sys
+
+import pfam_loader
+
+#: --model_type choices (network.MODEL_TYPES, repeated here so --help does not load TensorFlow)
+MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) and args files that allow comments and several
+    arguments per line (``--rnn_units 64 64``)."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message}\n')
+
+    def convert_arg_line_to_args(self, arg_line):
+        return shlex.split(arg_line, comments=True)
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be >= 0, got {text}')
+    return value
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f'must be in [0, 1), got {text}')
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be >= 0, got {text}')
+    return value
+
+
+def create_parser(prog=None):
+    """The driver's argument parser; `job_control.py` adds its own options to it."""
+    parser = ArgumentParser(
+        prog=prog, fromfile_prefix_chars='@',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description='Train and evaluate one rotation of one Pfam family classifier (SimpleRNN, '
+                    'GRU, LSTM or Multi-Head Attention). Results go to '
+                    '{results_path}/{name}_results.pkl with the model as {name}.keras; rerunning '
+                    'an interrupted command resumes it. Arguments may come from files: @args.txt.')
+
+    io = parser.add_argument_group('data and output')
+    io.add_argument('--dataset', default=pfam_loader.DEFAULT_BASEDIR,
+                    help='directory of the rotation pickles (build it with pfam_loader.py)')
+    io.add_argument('--version', default=pfam_loader.DEFAULT_VERSION,
+                    help='dataset version: files are pfam{version}_rotation_{r}.pkl')
+    io.add_argument('--demo', action='store_true',
+                    help=f'use the synthetic demo dataset in {pfam_loader.DEMO_BASEDIR} '
+                         '(generated on first use, seconds, no download) instead of --dataset')
+    io.add_argument('--results_path', default='results',
+                    help='directory for result pickles, models, logs and resume checkpoints')
+    io.add_argument('--label', default='',
+                    help='prefix of the result names, e.g. "tune_" (names are built from the '
+                         'configuration: {label}{model_type}_rot{rotation}[_{key}{value}...])')
+    io.add_argument('--render', action='store_true',
+                    help='also write the plot_model diagram {name}_model.png (needs graphviz)')
+    io.add_argument('--force', action='store_true',
+                    help='overwrite an existing result instead of skipping the run')
+    io.add_argument('--verbose', type=int, default=2, choices=(0, 1, 2),
+                    help='Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch')
+
+    experiment = parser.add_argument_group('experiment selection (see job_control.py)')
+    experiment.add_argument('--model_type', default='gru', choices=MODEL_TYPES,
+                            help='rnn = SimpleRNN, gru, lstm, or mha = Multi-Head Attention')
+    experiment.add_argument('--rotation', type=int, default=0, choices=range(pfam_loader.N_FOLDS),
+                            metavar='{0..4}',
+                            help='rotation r: train folds r..r+2, validate r+3, test r+4 (mod 5)')
+    experiment.add_argument('--exp_type', default=None,
+                            help='name of an experiment of job_control.EXPERIMENTS: a Cartesian '
+                                 'product of values that --exp_index picks from')
+    experiment.add_argument('--exp_index', type=_non_negative_int, default=None,
+                            help='index into the --exp_type product (default: the environment\'s '
+                                 'SLURM_ARRAY_TASK_ID)')
+    experiment.add_argument('--nogo', action='store_true',
+                            help='print the resolved experiment and exit without training')
+
+    data = parser.add_argument_group('input pipeline')
+    data.add_argument('--batch', type=_positive_int, default=64, help='examples per batch')
+    data.add_argument('--bucket', action=argparse.BooleanOptionalAction, default=True,
+                      help='batch sequences of similar length, padded to their bucket only')
+    data.add_argument('--shuffle', type=_non_negative_int, default=None,
+                      help='shuffle buffer of the training set (default: all of it; 0 = off)')
+    data.add_argument('--prefetch', type=int, default=2,
+                      help='batches prefetched (0 none, -1 AUTOTUNE)')
+    data.add_argument('--cache', action=argparse.BooleanOptionalAction, default=True,
+                      help='cache the prepared examples in memory')
+    data.add_argument('--steps_per_epoch', type=_positive_int, default=None,
+                      help='training batches per epoch; repeats the training set (quick runs: '
+                           'e.g. 20); default one pass over it')
+
+    model = parser.add_argument_group('network (see network.build_model)')
+    model.add_argument('--n_embeddings', type=_positive_int, default=16,
+                       help='embedding width; must be < the number of tokens (26)')
+    model.add_argument('--conv_filters', type=_positive_int, default=64,
+                       help='filters of the strided Conv1D')
+    model.add_argument('--conv_kernel', type=_positive_int, default=5,
+                       help='Conv1D kernel width (residues)')
+    model.add_argument('--conv_stride', type=_positive_int, default=2, help='Conv1D stride')
+    model.add_argument('--rnn_units', type=_positive_int, nargs='+', default=[64, 64],
+                       help='rnn/gru/lstm: units per recurrent module; all but the last are '
+                            'followed by average pooling, the last returns its final state')
+    model.add_argument('--pool_sizes', type=_positive_int, nargs='+', default=[2],
+                       help='pool size after each pooled module (one value: all modules)')
+    model.add_argument('--attention_heads', type=_positive_int, nargs='+', default=[4, 4],
+                       help='mha: heads per attention module (one entry per module)')
+    model.add_argument('--key_dim', type=_positive_int, default=16,
+                       help='mha: query/key size of each head')
+    model.add_argument('--feed_forward', type=_non_negative_int, default=128,
+                       help='mha: hidden units of the feed-forward block after each attention '
+                            '(0 for none)')
+    model.add_argument('--dense_units', type=_positive_int, nargs='*', default=[64],
+                       help='hidden Dense layers before the softmax (none: give no value)')
+    model.add_argument('--activation', default='elu',
+                       help='activation of Conv1D, feed-forward and hidden Dense layers')
+    model.add_argument('--dropout', type=_fraction, default=0.2, help='dropout rate')
+    model.add_argument('--l2', type=_non_negative_float, default=1e-4,
+                       help='L2 penalty on the kernels (0 for none)')
+
+    training = parser.add_argument_group('optimizer and training')
+    training.add_argument('--epochs', type=_positive_int, default=50, help='maximum epochs')
+    training.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate')
+    training.add_argument('--clipnorm', type=_non_negative_float, default=1e-2,
+                          help='Adam gradient clipping norm (0 for none)')
+    training.add_argument('--lr_schedule', default='cosine', choices=('cosine', 'plateau', 'none'),
+                          help='cosine: decay from --lr to --lr_min over --epochs; plateau: '
+                               'multiply by --lr_factor after --lr_patience epochs without '
+                               'progress; none: constant')
+    training.add_argument('--lr_min', type=_non_negative_float, default=1e-5,
+                          help='cosine: final learning rate; plateau: lower bound')
+    training.add_argument('--lr_factor', type=float, default=0.5, help='plateau: factor')
+    training.add_argument('--lr_patience', type=_positive_int, default=3, help='plateau: epochs')
+    training.add_argument('--patience', type=_non_negative_int, default=10,
+                          help='early stopping: epochs without a better validation accuracy '
+                               '(0 = never stop early); the best epoch\'s weights are kept')
+    training.add_argument('--min_delta', type=_non_negative_float, default=1e-4,
+                          help='early stopping: smallest validation accuracy gain that counts')
+
+    compute = parser.add_argument_group('compute')
+    compute.add_argument('--seed', type=int, default=0,
+                         help='seed of weights, dropout and shuffling')
+    compute.add_argument('--cpus_per_task', type=_non_negative_int,
+                         default=int(os.environ.get('SLURM_CPUS_PER_TASK', 0)),
+                         help='TensorFlow thread pool size (default SLURM_CPUS_PER_TASK, else 0 '
+                              '= all cores)')
+    device = compute.add_mutually_exclusive_group()
+    device.add_argument('--cpu_only', action='store_true', help='hide GPUs from TensorFlow')
+    device.add_argument('--gpu', action='store_true',
+                        help='require a GPU (error when none is visible); default: use one '
+                             'when present')
+    compute.add_argument('--jit_compile', action='store_true',
+                         help='XLA-compile the model (GPU; recompiles once per bucket length)')
+    return parser
+
+
+def parse_args(argv=None, parser=None):
+    """Parse ``argv`` (default ``sys.argv[1:]``) and check combinations argparse cannot."""
+    parser = parser or create_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.n_embeddings >= pfam_loader.N_TOKENS:
+        parser.error(f'--n_embeddings must be < {pfam_loader.N_TOKENS} (the number of tokens), '
+                     f'got {args.n_embeddings}')
+    return args

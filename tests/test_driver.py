@@ -1,0 +1,162 @@
+"""Experiment driver, argument parser and job control: end to end on a tiny demo dataset."""
+import glob
+import os
+import pickle
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import hw6_base
+import job_control
+import network
+import parser as arguments
+from conftest import ROOT
+
+TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
+        '16', '--attention_heads', '2', '--key_dim', '8', '--feed_forward', '16', '--dense_units',
+        '16', '--batch', '32', '--lr', '3e-3', '--verbose', '0']
+
+
+def _args(demo_dir, results, *extra):
+    return ['--dataset', demo_dir, '--version', 'T', '--results_path', str(results), *TINY,
+            *extra]
+
+
+def _run_cli(*argv, env=None):
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', **(env or {})})
+
+
+# ---------------------------------------------------------------- end to end
+@pytest.mark.parametrize('model_type', ['gru', 'mha'])
+def test_run_writes_a_complete_result_and_model(demo_dir, tmp_path, model_type):
+    status = hw6_base.main(_args(demo_dir, tmp_path, '--model_type', model_type, '--rotation',
+                                 '1', '--epochs', '2', '--steps_per_epoch', '4'))
+    assert status == 0
+    with open(tmp_path / f'{model_type}_rot1_results.pkl', 'rb') as f:
+        result = pickle.load(f)
+    assert set(hw6_base.RESULT_KEYS) <= set(result)
+    assert result['n_epochs'] == 2 == len(result['history']['loss']) == len(result['epoch_times'])
+    assert {'sparse_categorical_accuracy', 'val_sparse_categorical_accuracy'} <= \
+        set(result['history'])
+    assert result['args']['model_type'] == model_type and result['rotation'] == 1
+    probabilities, labels = result['predict_test'], result['outs_test'][:, 0]
+    assert probabilities.shape == (len(labels), 6) and result['class_names'][0] == 'DEMO00'
+    assert result['test_accuracy'] == pytest.approx(np.mean(probabilities.argmax(1) == labels))
+    model = keras.models.load_model(tmp_path / result['model_path'])
+    assert model.count_params() == result['n_params']
+    import pfam_loader
+    dat = pfam_loader.load_rotation(demo_dir, 1, 'T')
+    np.testing.assert_allclose(network.predict_probabilities(model, dat['ins_test']),
+                               probabilities, atol=1e-5)
+    assert not os.path.exists(tmp_path / f'{model_type}_rot1_run')        # resume state removed
+    log = open(tmp_path / f'{model_type}_rot1_log.csv').read().splitlines()
+    assert len(log) == 3 and 'epoch_time' in log[0]
+
+
+def test_interrupted_run_resumes_and_completes(demo_dir, tmp_path):
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt        # as SIGTERM does, once the epoch is backed up
+
+    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience',
+                 '0', '--lr_schedule', 'plateau')
+    assert hw6_base.main(argv, extra_callbacks=[StopAfterFirstEpoch()]) == 143
+    assert not os.path.exists(tmp_path / 'gru_rot0_results.pkl')
+    assert len(open(tmp_path / 'gru_rot0_log.csv').read().splitlines()) == 2     # header + 1
+    assert os.path.isdir(tmp_path / 'gru_rot0_run' / 'backup')
+
+    assert hw6_base.main(argv) == 0
+    with open(tmp_path / 'gru_rot0_results.pkl', 'rb') as f:
+        result = pickle.load(f)
+    assert result['history']['epoch'] == [0, 1, 2]          # the full history, not 2 epochs
+    assert result['n_epochs'] == 3 and len(result['epoch_times']) == 3
+
+
+def test_existing_result_is_not_overwritten(demo_dir, tmp_path):
+    path = tmp_path / 'gru_rot0_results.pkl'
+    path.write_bytes(b'keep me')
+    assert hw6_base.main(_args(demo_dir, tmp_path, '--epochs', '1')) == 0
+    assert path.read_bytes() == b'keep me'
+
+
+def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
+    assert hw6_base.main(_args(demo_dir, tmp_path / 'out', '--nogo', '--exp_type', 'reference',
+                               '--exp_index', '14')) == 0
+    out = capsys.readouterr().out
+    assert 'mha_rot4' in out and 'rotation = 4' in out
+    assert not os.path.exists(tmp_path / 'out')
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--model_type', 'cnn'], "invalid choice: 'cnn'"),
+    (['--rotation', '7'], "argument --rotation: invalid choice: 7"),
+    (['--dataset', '/nonexistent/pfam'], 'pfamB_rotation_0.pkl not found'),
+    (['--exp_type', 'rotations', '--exp_index', '5'], 'out of range'),
+    (['--n_embeddings', '30'], '--n_embeddings must be < 26'),
+    (['--exp_type', 'nosuch', '--exp_index', '0'], "unknown --exp_type 'nosuch'"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, message):
+    result = _run_cli('hw6_base.py', '--results_path', str(tmp_path), *argv)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+# ---------------------------------------------------------------- job control
+def test_index_maps_onto_the_ordered_product(monkeypatch):
+    assert job_control.experiment_size('reference') == 15
+    assert job_control.combination('reference', 0) == {'model_type': 'rnn', 'rotation': 0}
+    assert job_control.combination('reference', 7) == {'model_type': 'gru', 'rotation': 2}
+    assert job_control.combination('tune_conv', 5) == {'rotation': 0, 'conv_filters': 256,
+                                                       'conv_kernel': 9}
+    with pytest.raises(ValueError, match='out of range.*0..14'):
+        job_control.combination('reference', 15)
+    monkeypatch.setenv('SLURM_ARRAY_TASK_ID', '3')
+    args = job_control.augment_args(arguments.parse_args(['--exp_type', 'rotations']))
+    assert (args.rotation, args.exp_index) == (3, 3)
+    args = job_control.augment_args(arguments.parse_args(['--exp_type', 'tune_lr',
+                                                          '--exp_index', '2']))
+    assert args.lr == 3e-3 and job_control.experiment_name(args) == 'gru_rot0_lr0.003'
+
+
+def test_missing_lists_indices_without_results(tmp_path):
+    for name in ('gru_rot1', 'gru_rot4'):
+        (tmp_path / f'{name}_results.pkl').write_bytes(b'')
+    result = _run_cli('job_control.py', '--results_path', str(tmp_path), '--model_type', 'gru',
+                      '--exp_type', 'rotations', '--missing')
+    assert result.returncode == 0 and result.stdout.strip() == '0,2,3'
+    listing = _run_cli('job_control.py', '--exp_type', 'reference')
+    assert 'sbatch --array=0-14' in listing.stdout and 'mha_rot4' in listing.stdout
+
+
+@pytest.mark.parametrize('args_file', sorted(glob.glob(os.path.join(ROOT, 'args_*.txt'))))
+def test_every_committed_configuration_builds(args_file):
+    """Each args file x each index of its batch script's experiment builds a model: a broken
+    configuration fails here, not on the cluster."""
+    for index in range(job_control.experiment_size('rotations')):
+        args = job_control.augment_args(arguments.parse_args(
+            [f'@{args_file}', '--exp_type', 'rotations', '--exp_index', str(index)]))
+        assert args.rotation == index
+        model = network.build_model(args.model_type, 26, 46, **hw6_base.model_hyperparameters(args))
+        assert model.output_shape == (None, 46)
+
+
+def test_every_experiment_index_resolves():
+    for exp_type in job_control.EXPERIMENTS:
+        names = set()
+        for index in range(job_control.experiment_size(exp_type)):
+            args = job_control.augment_args(arguments.parse_args(
+                ['--exp_type', exp_type, '--exp_index', str(index)]))
+            names.add(job_control.experiment_name(args))
+        assert len(names) == job_control.experiment_size(exp_type)      # no two share a file
+
+
+def test_args_file_allows_comments_and_several_values_per_line(tmp_path):
+    path = tmp_path / 'a.txt'
+    path.write_text('# a comment\n--model_type mha   # trailing comment\n--attention_heads 2 2 2\n')
+    args = arguments.parse_args([f'@{path}', '--epochs', '7'])
+    assert (args.model_type, args.attention_heads, args.epochs) == ('mha', [2, 2, 2], 7)
