@@ -9,7 +9,7 @@ Shapes (``B`` batch, ``T`` tokens, ``C`` features)::
                → [recurrent(return_sequences) → AveragePooling1D] × len(rnn_units) - 1
                → final recurrent (B, C) → Dense × len(dense_units) → softmax (B, n_classes)
     mha:       tokens (B, T) → Embedding → PositionalEncoding('add') → strided causal Conv1D
-               → [MultiHeadAttention(x, x) + residual/LayerNorm (+ feed-forward)
+               → [pre-LN MultiHeadAttention(x, x) + residual (+ feed-forward)
                   → AveragePooling1D] × len(attention_heads)
                → GlobalMaxPooling1D → Dense × len(dense_units) → softmax
 
@@ -208,7 +208,11 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
     regularizer = keras.regularizers.L2(l2) if l2 else None
     tokens = keras.Input(shape=(len_max,), dtype='int32', name='tokens')            # (B, T)
     mask = PaddingMask(name='padding_mask')(tokens)                                   # (B, T)
-    x = layers.Embedding(n_tokens, n_embeddings, name='embedding')(tokens)            # (B, T, E)
+    # Unit-variance embeddings: with Keras' default (uniform ±0.05) the positional encoding,
+    # whose values span ±1, would drown the residue identities at the start of training.
+    x = layers.Embedding(n_tokens, n_embeddings, name='embedding',
+                         embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0))(
+        tokens)                                                                       # (B, T, E)
     if model_type == 'mha':
         x = PositionalEncoding('add', positional_max_wavelength, name='positional_encoding')(x)
     x = layers.Conv1D(conv_filters, conv_kernel, strides=conv_stride, padding='causal',
@@ -250,20 +254,28 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
 
 def _attention_module(x, mask, heads, key_dim, feed_forward, pool, activation, dropout,
                       regularizer, name):
-    """MultiHeadAttention(x, x) with a residual connection and LayerNorm, an optional
-    position-wise feed-forward sub-block (same pattern), then masked average pooling."""
+    """Pre-LayerNorm transformer block, then masked average pooling:
+
+        x = x + Dropout(MultiHeadAttention(LN(x), LN(x)))      # padded keys masked out
+        x = x + Dropout(FF(LN(x)))                              # when feed_forward > 0
+
+    Pre-LN keeps the residual path (the Conv1D's k-mer features) unnormalised, which trains
+    stably at high learning rates without warm-up, unlike the original post-LN block.
+    """
     width = x.shape[-1]
+    normed = layers.LayerNormalization(name=f'{name}_norm')(x)
     attended = layers.MultiHeadAttention(heads, key_dim, dropout=dropout,
                                          kernel_regularizer=regularizer, name=name)(
-        x, x, value_mask=mask)                                                        # (B, T, C)
-    x = layers.LayerNormalization(name=f'{name}_norm')(
-        layers.Add(name=f'{name}_residual')([x, layers.Dropout(dropout)(attended)]))
+        normed, normed, value_mask=mask)                                              # (B, T, C)
+    x = layers.Add(name=f'{name}_residual')(
+        [x, layers.Dropout(dropout, name=f'{name}_dropout')(attended)])
     if feed_forward:
+        hidden = layers.LayerNormalization(name=f'{name}_ff_norm')(x)
         hidden = layers.Dense(feed_forward, activation=activation, kernel_regularizer=regularizer,
-                              name=f'{name}_ff')(x)
+                              name=f'{name}_ff')(hidden)
         hidden = layers.Dense(width, kernel_regularizer=regularizer, name=f'{name}_ff_out')(hidden)
-        x = layers.LayerNormalization(name=f'{name}_ff_norm')(
-            layers.Add(name=f'{name}_ff_residual')([x, layers.Dropout(dropout)(hidden)]))
+        x = layers.Add(name=f'{name}_ff_residual')(
+            [x, layers.Dropout(dropout, name=f'{name}_ff_dropout')(hidden)])
     return _masked_average_pool(x, mask, pool, f'{name}_pool')
 
 

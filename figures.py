@@ -1,0 +1,382 @@
+"""Result pickles → Figures 0–4 and the test accuracy table (also used by figures.ipynb).
+
+    python figures.py --results results/pfam46 --out results/pfam46/figures
+
+Reads every ``*_results.pkl`` under ``--results`` (written by `hw6_base.py`) and writes:
+
+=============================  =============================================================
+``figure0a_rnn.png`` ...       ``plot_model`` diagrams with shapes (0a rnn, 0b gru, 0c mha)
+``figure1a_train_accuracy``    training accuracy vs epoch, one curve per (type, rotation)
+``figure1b_valid_accuracy``    validation accuracy vs epoch, likewise
+``figure2_gru_vs_mha.png``     validation accuracy, GRU (x) vs MHA (y), one curve per rotation
+``figure3_test_accuracy.png``  test accuracy per rotation, one bar per model type
+``figure4_contingency.png``    contingency table (counts) of the pooled 5 test folds, best type
+``test_accuracy.md`` / ``.csv``  accuracy per rotation x type, mean ± std, epochs, s/epoch, params
+=============================  =============================================================
+
+Missing model types or rotations are skipped with a note; no results at all, or an unreadable
+pickle, is an error (exit 2).
+"""
+import argparse
+import glob
+import os
+import pickle
+import sys
+
+import numpy as np
+import pandas as pd
+
+import pfam_loader
+
+FIGURE0 = {'rnn': 'figure0a_rnn.png', 'gru': 'figure0b_gru.png', 'mha': 'figure0c_mha.png',
+           'lstm': 'figure0d_lstm.png'}
+TYPE_ORDER = ('rnn', 'gru', 'lstm', 'mha')
+TYPE_LABEL = {'rnn': 'SimpleRNN', 'gru': 'GRU', 'lstm': 'LSTM', 'mha': 'MHA'}
+TYPE_COLOR = {'rnn': 'tab:green', 'gru': 'tab:blue', 'lstm': 'tab:purple', 'mha': 'tab:red'}
+ROTATION_STYLE = [('-', 'o'), ('--', 's'), (':', '^'), ('-.', 'D'), ((0, (5, 1, 1, 1)), 'v')]
+ACCURACY, VALID_ACCURACY = 'sparse_categorical_accuracy', 'val_sparse_categorical_accuracy'
+
+
+class ResultsError(ValueError):
+    """The results directory cannot be used (empty, unreadable pickle)."""
+
+
+def note(message):
+    print(f'figures: {message}', file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- loading
+def load_results(results_dir):
+    """``{(model_type, rotation): result}`` of every ``*_results.pkl`` under ``results_dir``.
+
+    When two results share a model type and rotation (e.g. a rerun under another label), the
+    newest file wins and a note says so.
+    """
+    if not os.path.isdir(results_dir):
+        raise ResultsError(f'{results_dir}: no such directory')
+    paths = sorted(glob.glob(os.path.join(results_dir, '**', '*_results.pkl'), recursive=True),
+                   key=os.path.getmtime)
+    if not paths:
+        raise ResultsError(f'{results_dir}: no *_results.pkl files (run hw6_base.py first)')
+    results = {}
+    for path in paths:
+        try:
+            with open(path, 'rb') as f:
+                result = pickle.load(f)
+            key = (result['model_type'], int(result['rotation']))
+            result['history'], result['predict_test']             # required below
+        except Exception as err:                                  # any unpickling failure
+            raise ResultsError(f'{path}: not a readable result pickle ({type(err).__name__}: '
+                               f'{str(err)[:80]})') from None
+        if key in results:
+            note(f'{key[0]} rotation {key[1]}: using {os.path.basename(path)} (newer than '
+                 f'{results[key]["name"]})')
+        result['path'] = path
+        results[key] = result
+    return results
+
+
+def model_types(results):
+    present = {t for t, _ in results}
+    return [t for t in TYPE_ORDER if t in present] + sorted(present - set(TYPE_ORDER))
+
+
+def rotations(results):
+    return sorted({r for _, r in results})
+
+
+# ---------------------------------------------------------------- Figure 0
+def figure0(results, out_dir):
+    """plot_model diagram of one model per type (the saved model, else rebuilt from its args)."""
+    import keras
+
+    import hw6_base
+    import network
+    written = []
+    for model_type in model_types(results):
+        result = results[min((k for k in results if k[0] == model_type), key=lambda k: k[1])]
+        path = os.path.join(os.path.dirname(result['path']), result.get('model_path', ''))
+        if result.get('model_path') and os.path.isfile(path):
+            model = keras.models.load_model(path, compile=False)
+        else:
+            note(f'{model_type}: model file {path} not found; rebuilding it from its args')
+            model = network.build_model(model_type, pfam_loader.N_TOKENS,
+                                        len(result['class_names']), compile=False,
+                                        **hw6_base.model_hyperparameters(result['args']))
+        name = FIGURE0.get(model_type, f'figure0_{model_type}.png')
+        try:
+            written.append(network.render_model(model, os.path.join(out_dir, name)))
+        except (RuntimeError, ImportError, OSError) as err:
+            note(f'Figure 0 skipped: {err}')
+            break
+    return written
+
+
+# ---------------------------------------------------------------- Figures 1-3
+def _style(model_type, rotation):
+    line, marker = ROTATION_STYLE[rotation % len(ROTATION_STYLE)]
+    return dict(color=TYPE_COLOR.get(model_type, 'black'), linestyle=line, marker=marker,
+                markersize=3, linewidth=1.2)
+
+
+def figure1(results, out_dir, metric, path_name, title):
+    """Accuracy vs epoch: colour = model type, line style and marker = rotation."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for model_type in model_types(results):
+        for rotation in rotations(results):
+            result = results.get((model_type, rotation))
+            if result is None:
+                continue
+            values = result['history'][metric]
+            ax.plot(np.arange(1, len(values) + 1), values, **_style(model_type, rotation),
+                    label=f'{TYPE_LABEL.get(model_type, model_type)} rot {rotation}')
+    ax.set(xlabel='epoch', ylabel='accuracy', title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=3, fontsize=7, loc='lower right')
+    return _save(fig, out_dir, path_name)
+
+
+def figure2(results, out_dir):
+    """Validation accuracy of GRU (x) against MHA (y) per epoch; the shorter run is padded with
+    its final value so both curves cover the longer run."""
+    import matplotlib.pyplot as plt
+    pairs = [r for r in rotations(results) if ('gru', r) in results and ('mha', r) in results]
+    if not pairs:
+        note('Figure 2 skipped: no rotation has both a GRU and an MHA result')
+        return None
+    fig, ax = plt.subplots(figsize=(6, 6))
+    low = 1.0
+    for rotation in pairs:
+        gru = np.asarray(results[('gru', rotation)]['history'][VALID_ACCURACY])
+        mha = np.asarray(results[('mha', rotation)]['history'][VALID_ACCURACY])
+        n = max(len(gru), len(mha))
+        gru, mha = (np.pad(v, (0, n - len(v)), mode='edge') for v in (gru, mha))
+        line, marker = ROTATION_STYLE[rotation % len(ROTATION_STYLE)]
+        ax.plot(gru, mha, linestyle=line, marker=marker, markersize=3, label=f'rotation {rotation}')
+        ax.plot(gru[-1], mha[-1], marker='*', markersize=12, color=ax.lines[-1].get_color())
+        low = min(low, gru.min(), mha.min())
+    ax.plot([0, 1], [0, 1], color='gray', linewidth=0.8, label='equal accuracy')
+    ax.set(xlim=(low - 0.02, 1.002), ylim=(low - 0.02, 1.002), aspect='equal',
+           xlabel='GRU validation accuracy', ylabel='MHA validation accuracy',
+           title='Validation accuracy per epoch, GRU vs MHA (★ last epoch)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc='lower right')
+    return _save(fig, out_dir, 'figure2_gru_vs_mha.png')
+
+
+def figure3(results, out_dir, baseline=None):
+    """Grouped bars: one group per rotation, one bar per model type, values written on the bars;
+    the y-axis is zoomed to the range of the values so differences near 1.0 show."""
+    import matplotlib.pyplot as plt
+    types, rots = model_types(results), rotations(results)
+    width = 0.8 / len(types)
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(rots) * len(types) / 2), 5))
+    values = []
+    for i, model_type in enumerate(types):
+        xs, ys = [], []
+        for j, rotation in enumerate(rots):
+            if (model_type, rotation) in results:
+                xs.append(j + (i - (len(types) - 1) / 2) * width)
+                ys.append(results[(model_type, rotation)]['test_accuracy'])
+        bars = ax.bar(xs, ys, width * 0.95, color=TYPE_COLOR.get(model_type),
+                      label=TYPE_LABEL.get(model_type, model_type))
+        ax.bar_label(bars, labels=[f'{y:.4f}' for y in ys], rotation=90, padding=2, fontsize=7)
+        values += ys
+    if baseline:
+        ax.axhline(baseline['mean'], color='black', linestyle='--', linewidth=1,
+                   label=f'{baseline["name"]} (mean {baseline["mean"]:.4f})')
+        values.append(baseline['mean'])
+    low = min(values)
+    ax.set_ylim(max(0.0, low - max(0.02, (1 - low) * 0.5)), 1.0 + (1 - low) * 0.35 + 0.002)
+    ax.set_xticks(range(len(rots)), [f'rotation {r}' for r in rots])
+    ax.set(ylabel='test accuracy', title='Test accuracy per rotation')
+    ax.grid(axis='y', alpha=0.3)
+    ax.legend(fontsize=8, loc='lower left', ncol=len(types) + 1)
+    return _save(fig, out_dir, 'figure3_test_accuracy.png')
+
+
+# ---------------------------------------------------------------- Figure 4
+def contingency(results, model_type):
+    """Counts (true class x predicted class) over all test folds of ``model_type``, and the
+    class names."""
+    from sklearn.metrics import confusion_matrix
+    parts = [results[k] for k in sorted(results) if k[0] == model_type]
+    names = parts[0]['class_names']
+    true = np.concatenate([p['outs_test'][:, 0] for p in parts])
+    predicted = np.concatenate([p['predict_test'].argmax(axis=1) for p in parts])
+    return confusion_matrix(true, predicted, labels=np.arange(len(names))), names
+
+
+def best_model_type(results):
+    table = summary_table(results)
+    return table['mean'].idxmax()
+
+
+def figure4(results, out_dir, model_type=None, file_name='figure4_contingency.png'):
+    """Contingency table as counts: diagonal cells (correct) in grey, errors in red, every
+    non-zero count written in its cell; rows are true families, columns predicted ones."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    model_type = model_type or best_model_type(results)
+    counts, names = contingency(results, model_type)
+    n = len(names)
+    size = max(6, 0.3 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    errors = np.where(np.eye(n, dtype=bool), 0, counts)
+    shade = np.where(np.eye(n, dtype=bool), 1, np.where(errors > 0, 2, 0))
+    ax.imshow(shade, cmap=ListedColormap(['white', '#d9d9d9', '#f4a3a3']), vmin=0, vmax=2)
+    font = 9 if n <= 20 else 6 if n <= 50 else 4
+    for i, j in zip(*np.nonzero(counts)):
+        ax.text(j, i, str(counts[i, j]), ha='center', va='center', fontsize=font,
+                color='darkred' if i != j else 'black')
+    ax.set_xticks(range(n), names, rotation=90, fontsize=font)
+    ax.set_yticks(range(n), names, fontsize=font)
+    ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.grid(which='minor', color='#eeeeee', linewidth=0.5)
+    ax.tick_params(which='minor', length=0)
+    total, correct = counts.sum(), np.trace(counts)
+    ax.set(xlabel='predicted family', ylabel='true family',
+           title=f'{TYPE_LABEL.get(model_type, model_type)}: test folds of all rotations, '
+                 f'{total:,} sequences, {total - correct:,} errors ({correct / total:.4f} correct)')
+    return _save(fig, out_dir, file_name)
+
+
+# ---------------------------------------------------------------- table
+def summary_table(results, baseline=None):
+    """DataFrame indexed by model type: test accuracy per rotation, mean, std, epochs trained
+    (mean), seconds per epoch (mean), parameters."""
+    rows = {}
+    for model_type in model_types(results):
+        parts = {r: results[(model_type, r)] for r in rotations(results)
+                 if (model_type, r) in results}
+        accuracy = np.array([p['test_accuracy'] for p in parts.values()])
+        row = {f'rotation {r}': p['test_accuracy'] for r, p in parts.items()}
+        row.update(mean=accuracy.mean(), std=accuracy.std(ddof=1) if len(accuracy) > 1 else 0.0,
+                   epochs=np.mean([p['n_epochs'] for p in parts.values()]),
+                   seconds_per_epoch=np.mean([np.mean(p['epoch_times']) for p in parts.values()]),
+                   parameters=int(np.mean([p['n_params'] for p in parts.values()])))
+        rows[model_type] = row
+    if baseline:
+        row = {f'rotation {r}': a for r, a in enumerate(baseline['per_rotation'])}
+        row.update(mean=baseline['mean'], std=float(np.std(baseline['per_rotation'], ddof=1)),
+                   epochs=np.nan, seconds_per_epoch=np.nan, parameters=np.nan)
+        rows[baseline['name']] = row
+    table = pd.DataFrame.from_dict(rows, orient='index')
+    table.index.name = 'model'
+    return table
+
+
+def write_table(results, out_dir, baseline=None):
+    """``test_accuracy.csv`` (full precision) and ``test_accuracy.md`` (readable)."""
+    table = summary_table(results, baseline)
+    csv = os.path.join(out_dir, 'test_accuracy.csv')
+    pfam_loader.atomic_write(csv, lambda f: table.to_csv(f, float_format='%.6g'), 'w')
+    rotation_columns = [c for c in table.columns if c.startswith('rotation')]
+    lines = ['| model | ' + ' | '.join(rotation_columns) + ' | mean ± std | epochs | s/epoch | '
+             'parameters |', '|---' * (len(rotation_columns) + 5) + '|']
+    for model, row in table.iterrows():
+        cells = [f'{row[c]:.4f}' if pd.notna(row[c]) else '–' for c in rotation_columns]
+        extra = ['–' if pd.isna(row[c]) else fmt.format(row[c]) for c, fmt in
+                 (('epochs', '{:.1f}'), ('seconds_per_epoch', '{:.1f}'), ('parameters', '{:,.0f}'))]
+        lines.append(f'| {TYPE_LABEL.get(model, model)} | ' + ' | '.join(cells)
+                     + f' | {row["mean"]:.4f} ± {row["std"]:.4f} | ' + ' | '.join(extra) + ' |')
+    markdown = '\n'.join(lines) + '\n'
+    pfam_loader.atomic_write(os.path.join(out_dir, 'test_accuracy.md'),
+                             lambda f: f.write(markdown), 'w')
+    return table, markdown
+
+
+def load_baseline(results_dir):
+    """The SVM baseline's JSON (written by svm_baseline.py) if it is in the results dir."""
+    import json
+    path = os.path.join(results_dir, 'svm_baseline.json')
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+# ---------------------------------------------------------------- all of it
+def _save(fig, out_dir, name, dpi=150):
+    import matplotlib.pyplot as plt
+    path = os.path.join(out_dir, name)
+    temporary = path[:-4] + '.tmp.png'
+    fig.tight_layout()
+    fig.savefig(temporary, dpi=dpi)
+    plt.close(fig)
+    os.replace(temporary, path)
+    return path
+
+
+def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
+    """Every figure and the table; returns ``{name: path}`` of what was written."""
+    import matplotlib
+    if 'matplotlib.pyplot' not in sys.modules:
+        matplotlib.use('Agg')
+    results = load_results(results_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    types, rots = model_types(results), rotations(results)
+    for model_type in types:
+        absent = [r for r in rots if (model_type, r) not in results]
+        if absent:
+            note(f'{model_type}: no result for rotation(s) {absent}; skipped there')
+    for model_type in ('rnn', 'gru', 'mha'):
+        if model_type not in types:
+            note(f'no {model_type} results; it is missing from every figure')
+    baseline = load_baseline(results_dir)
+    written = {}
+    if diagrams:
+        written.update({os.path.basename(p): p for p in figure0(results, out_dir)})
+    written['figure1a_train_accuracy.png'] = figure1(
+        results, out_dir, ACCURACY, 'figure1a_train_accuracy.png', 'Training accuracy')
+    written['figure1b_valid_accuracy.png'] = figure1(
+        results, out_dir, VALID_ACCURACY, 'figure1b_valid_accuracy.png', 'Validation accuracy')
+    path = figure2(results, out_dir)
+    if path:
+        written['figure2_gru_vs_mha.png'] = path
+    written['figure3_test_accuracy.png'] = figure3(results, out_dir, baseline)
+    written['figure4_contingency.png'] = figure4(results, out_dir)
+    if all_contingency:
+        for model_type in types:
+            name = f'figure4_contingency_{model_type}.png'
+            written[name] = figure4(results, out_dir, model_type, name)
+    _, markdown = write_table(results, out_dir, baseline)
+    written['test_accuracy.md'] = os.path.join(out_dir, 'test_accuracy.md')
+    written['test_accuracy.csv'] = os.path.join(out_dir, 'test_accuracy.csv')
+    return written
+
+
+def create_parser():
+    parser = argparse.ArgumentParser(
+        description='Figures 0-4 and the test accuracy table from hw6_base.py result pickles.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--results', default='results/pfam46',
+                        help='directory searched (recursively) for *_results.pkl')
+    parser.add_argument('--out', default=None, help='output directory (default: RESULTS/figures)')
+    parser.add_argument('--all_contingency', action='store_true',
+                        help='also one contingency table per model type '
+                             '(figure4_contingency_{type}.png)')
+    parser.add_argument('--no_diagrams', action='store_true',
+                        help='skip Figure 0 (the plot_model diagrams)')
+    return parser
+
+
+def main(argv=None):
+    args = create_parser().parse_args(argv)
+    out = args.out or os.path.join(args.results, 'figures')
+    try:
+        written = make_all(args.results, out, args.all_contingency, not args.no_diagrams)
+    except (ResultsError, OSError) as err:
+        print(f'figures.py: error: {err}', file=sys.stderr)
+        return 2
+    for name, path in written.items():
+        print(path)
+    with open(written['test_accuracy.md']) as f:
+        print(f.read())
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The reference to beat: a linear SVM on 3-mer counts, on the same rotations as the networks.
+
+    python svm_baseline.py --dataset data/pfam --version B --out results/pfam46/svm_baseline.json
+
+For each rotation it fits scikit-learn's ``LinearSVC`` (defaults) on the 3-mer count vectors of
+the training folds and scores the test fold (the validation fold is not used: nothing is tuned).
+Writes a JSON that figures.py adds to Figure 3 and to the test accuracy table.
+"""
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+import pfam_loader
+
+NAME = '3-mer linear SVM'
+
+
+def kmer_strings(ins):
+    return [pfam_loader.decode(row) for row in ins]
+
+
+def evaluate_rotation(dat, k=3):
+    """Test accuracy of the k-mer SVM on one rotation dict, and the seconds it took."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.svm import LinearSVC
+    started = time.time()
+    vectorizer = CountVectorizer(analyzer='char', ngram_range=(k, k), lowercase=False)
+    train = vectorizer.fit_transform(kmer_strings(dat['ins_train']))
+    test = vectorizer.transform(kmer_strings(dat['ins_test']))
+    classifier = LinearSVC().fit(train, dat['outs_train'][:, 0])
+    accuracy = float(np.mean(classifier.predict(test) == dat['outs_test'][:, 0]))
+    return accuracy, time.time() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--dataset', default=pfam_loader.DEFAULT_BASEDIR)
+    parser.add_argument('--version', default=pfam_loader.DEFAULT_VERSION)
+    parser.add_argument('--rotations', type=int, nargs='+', default=list(range(5)))
+    parser.add_argument('--k', type=int, default=3, help='k-mer length')
+    parser.add_argument('--out', default='results/pfam46/svm_baseline.json')
+    args = parser.parse_args(argv)
+    per_rotation, seconds = [], []
+    try:
+        for rotation in args.rotations:
+            dat = pfam_loader.load_rotation(args.dataset, rotation, args.version)
+            accuracy, took = evaluate_rotation(dat, args.k)
+            per_rotation.append(accuracy)
+            seconds.append(round(took, 1))
+            pfam_loader.log(f'rotation {rotation}: test accuracy {accuracy:.4f} ({took:.0f} s)')
+    except (ValueError, OSError) as err:
+        print(f'svm_baseline.py: error: {err}', file=sys.stderr)
+        return 2
+    result = {'name': NAME if args.k == 3 else f'{args.k}-mer linear SVM',
+              'per_rotation': per_rotation, 'mean': float(np.mean(per_rotation)),
+              'seconds_per_rotation': seconds, 'dataset': args.dataset, 'version': args.version,
+              'command': 'python svm_baseline.py ' + ' '.join(argv if argv is not None
+                                                              else sys.argv[1:])}
+    pfam_loader.atomic_write(args.out, lambda f: json.dump(result, f, indent=1), 'w')
+    print(f'{result["name"]}: mean test accuracy {result["mean"]:.4f} over rotations '
+          f'{args.rotations}; wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""figures.py and figures.ipynb on fixture result pickles shaped like hw6_base.py's."""
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import figures
+import network
+from conftest import ROOT
+
+PNG = b'\x89PNG\r\n\x1a\n'
+N_CLASSES, N_TEST = 5, 40
+
+
+def _result(model_type, rotation, n_epochs, directory, save_model):
+    rng = np.random.default_rng(10 * rotation + len(model_type))
+    outs = rng.integers(0, N_CLASSES, size=(N_TEST, 1)).astype(np.int32)
+    logits = rng.normal(size=(N_TEST, N_CLASSES))
+    logits[np.arange(N_TEST), outs[:, 0]] += 2.5                     # mostly right
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    curve = 1 - 0.5 * np.exp(-np.arange(n_epochs) / 3)
+    name = f'{model_type}_rot{rotation}'
+    model_path = ''
+    if save_model:
+        model_path = f'{name}.keras'
+        network.small_test_model(model_type, n_classes=N_CLASSES).save(directory / model_path)
+    args = dict(n_embeddings=8, conv_filters=16, conv_kernel=3, conv_stride=2, rnn_units=[16, 16],
+                pool_sizes=[2], attention_heads=[2], key_dim=8, feed_forward=16, dense_units=[16],
+                activation='elu', dropout=0.0, l2=0.0, lr=1e-3, clipnorm=0.01, jit_compile=False)
+    return {'name': name, 'model_type': model_type, 'rotation': rotation, 'args': args,
+            'history': {'sparse_categorical_accuracy': list(curve),
+                        'val_sparse_categorical_accuracy': list(curve - 0.02),
+                        'loss': list(1 - curve)},
+            'test_accuracy': float(np.mean(probabilities.argmax(1) == outs[:, 0])),
+            'predict_test': probabilities, 'outs_test': outs,
+            'class_names': [f'PF0000{i}.1' for i in range(N_CLASSES)],
+            'epoch_times': [1.5] * n_epochs, 'n_params': 1000 + len(model_type),
+            'n_epochs': n_epochs, 'model_path': model_path}
+
+
+@pytest.fixture(scope='module')
+def results_dir(tmp_path_factory):
+    """rnn, gru and mha over 5 rotations (GRU and MHA of different lengths); models saved for
+    gru and mha only, so rnn's diagram is rebuilt from its args."""
+    directory = tmp_path_factory.mktemp('results')
+    for model_type in ('rnn', 'gru', 'mha'):
+        for rotation in range(5):
+            result = _result(model_type, rotation, 6 if model_type == 'gru' else 9, directory,
+                             save_model=rotation == 0 and model_type != 'rnn')
+            with open(directory / f'{result["name"]}_results.pkl', 'wb') as f:
+                pickle.dump(result, f)
+    return directory
+
+
+def test_every_pinned_output_is_written(results_dir, tmp_path):
+    written = figures.make_all(str(results_dir), str(tmp_path), diagrams=shutil.which('dot')
+                               is not None)
+    names = ['figure1a_train_accuracy.png', 'figure1b_valid_accuracy.png',
+             'figure2_gru_vs_mha.png', 'figure3_test_accuracy.png', 'figure4_contingency.png']
+    if shutil.which('dot'):
+        names += ['figure0a_rnn.png', 'figure0b_gru.png', 'figure0c_mha.png']
+    for name in names:
+        with open(tmp_path / name, 'rb') as f:
+            assert f.read(8) == PNG, name
+        assert written[name] == str(tmp_path / name)
+    table = pd.read_csv(tmp_path / 'test_accuracy.csv', index_col=0)
+    assert list(table.index) == ['rnn', 'gru', 'mha']
+    markdown = (tmp_path / 'test_accuracy.md').read_text()
+    assert '| GRU |' in markdown and '±' in markdown and 'rotation 4' in markdown
+
+
+def test_table_values_come_from_the_pickles(results_dir):
+    results = figures.load_results(str(results_dir))
+    table = figures.summary_table(results)
+    accuracies = [results[('mha', r)]['test_accuracy'] for r in range(5)]
+    assert table.loc['mha', 'mean'] == pytest.approx(np.mean(accuracies))
+    assert table.loc['mha', 'std'] == pytest.approx(np.std(accuracies, ddof=1))
+    assert table.loc['gru', 'epochs'] == 6 and table.loc['gru', 'seconds_per_epoch'] == 1.5
+
+
+def test_contingency_counts_every_test_example_once(results_dir):
+    results = figures.load_results(str(results_dir))
+    counts, names = figures.contingency(results, 'gru')
+    assert counts.shape == (N_CLASSES, N_CLASSES) and len(names) == N_CLASSES
+    assert counts.sum() == 5 * N_TEST
+    correct = sum(np.sum(results[('gru', r)]['predict_test'].argmax(1)
+                         == results[('gru', r)]['outs_test'][:, 0]) for r in range(5))
+    assert np.trace(counts) == correct
+    true_per_class = np.bincount(np.concatenate([results[('gru', r)]['outs_test'][:, 0]
+                                                 for r in range(5)]), minlength=N_CLASSES)
+    np.testing.assert_array_equal(counts.sum(axis=1), true_per_class)
+
+
+def test_missing_types_and_rotations_are_skipped_with_a_note(results_dir, tmp_path, capsys):
+    partial = tmp_path / 'partial'
+    partial.mkdir()
+    for name in ('mha_rot0', 'mha_rot3', 'rnn_rot1'):
+        shutil.copy(results_dir / f'{name}_results.pkl', partial)
+    written = figures.make_all(str(partial), str(tmp_path / 'out'), diagrams=False)
+    assert 'figure2_gru_vs_mha.png' not in written                 # no GRU: nothing to compare
+    assert os.path.isfile(written['figure3_test_accuracy.png'])
+    err = capsys.readouterr().err
+    assert 'no gru results' in err and 'mha: no result for rotation(s) [1]' in err
+
+
+def _cli(*argv):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'figures.py'), *argv],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_empty_or_corrupt_results_exit_2(tmp_path):
+    result = _cli('--results', str(tmp_path), '--out', str(tmp_path / 'o'))
+    assert result.returncode == 2 and 'no *_results.pkl' in result.stderr
+    (tmp_path / 'gru_rot0_results.pkl').write_bytes(b'not a pickle')
+    result = _cli('--results', str(tmp_path), '--out', str(tmp_path / 'o'))
+    assert result.returncode == 2 and 'not a readable result pickle' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_notebook_runs_headless(results_dir, tmp_path):
+    nbformat = pytest.importorskip('nbformat')
+    nbclient = pytest.importorskip('nbclient')
+    notebook = nbformat.read(os.path.join(ROOT, 'figures.ipynb'), as_version=4)
+    os.environ['FIGURES_RESULTS'] = str(results_dir)
+    os.environ['FIGURES_OUT'] = str(tmp_path)
+    try:
+        nbclient.NotebookClient(notebook, timeout=300, kernel_name='python3',
+                                resources={'metadata': {'path': ROOT}}).execute()
+    finally:
+        del os.environ['FIGURES_RESULTS'], os.environ['FIGURES_OUT']
+    outputs = [o for cell in notebook.cells if cell.cell_type == 'code' for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == 'error']
+    assert sum('image/png' in o.get('data', {}) for o in outputs) >= 5
+    assert (tmp_path / 'figure4_contingency.png').is_file()
