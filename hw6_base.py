@@ -47,15 +47,19 @@ def fail(message):
 
 
 def model_hyperparameters(args):
-    """Keyword arguments of `network.build_model` from parsed (or pickled, as a dict) args."""
-    get = args.get if isinstance(args, dict) else lambda key: getattr(args, key)
+    """Keyword arguments of `network.build_model` from parsed (or pickled, as a dict) args;
+    arguments a pickle lacks take today's defaults."""
+    given = args if isinstance(args, dict) else vars(args)
+    defaults = vars(arguments.create_parser().parse_args([]))     # for pickles of older versions
+    get = lambda key: given.get(key, defaults[key])                # noqa: E731
     pools = list(get('pool_sizes'))
     return dict(n_embeddings=get('n_embeddings'), conv_filters=get('conv_filters'),
                 conv_kernel=get('conv_kernel'), conv_stride=get('conv_stride'),
                 rnn_units=list(get('rnn_units')), pool_sizes=pools[0] if len(pools) == 1 else pools,
                 attention_heads=list(get('attention_heads')), key_dim=get('key_dim'),
                 feed_forward=get('feed_forward'), dense_units=list(get('dense_units')),
-                activation=get('activation'), dropout=get('dropout'), l2=get('l2'), lr=get('lr'),
+                activation=get('activation'), dropout=get('dropout'),
+                dense_dropout=get('dense_dropout'), l2=get('l2'), lr=get('lr'),
                 clipnorm=get('clipnorm') or None, jit_compile=get('jit_compile'))
 
 

@@ -131,7 +131,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
                 conv_filters=64, conv_kernel=5, conv_stride=2,
                 rnn_units=(64, 64), pool_sizes=2,
                 attention_heads=(4, 4), key_dim=16, feed_forward=128, positional_max_wavelength=1e4,
-                dense_units=(64,), activation='elu', dropout=0.2, l2=1e-4,
+                dense_units=(64,), activation='elu', dropout=0.1, dense_dropout=0.5, l2=1e-4,
                 lr=1e-3, clipnorm=1e-2, jit_compile=False, compile=True, name=None):
     """Build (and compile) one classifier of tokens (B, T) → class probabilities (B, n_classes).
 
@@ -157,7 +157,11 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
         positional_max_wavelength: mha: longest wavelength of the positional encoding.
         dense_units: units of each hidden Dense layer before the softmax (empty for none).
         activation: activation of the Conv1D, the feed-forward and the hidden Dense layers.
-        dropout: dropout rate after the Conv1D, each module and each hidden Dense layer.
+        dropout: dropout rate after the Conv1D and inside/after each recurrent or attention
+            module (sequence features).
+        dense_dropout: dropout rate on the pooled features (after GlobalMaxPooling1D or the final
+            recurrent state) and after each hidden Dense layer; the strongest regulariser of
+            this small-data task, where the classifier head overfits first.
         l2: L2 penalty on the kernels of Conv1D, recurrent, Dense and attention layers.
         lr: Adam learning rate.
         clipnorm: Adam's per-variable gradient norm clip (None for none).
@@ -200,8 +204,9 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
     bad = {k: v for k, v in sizes.items() if not (isinstance(v, int) and v >= 1)}
     if bad:
         raise ValueError(f'sizes must be positive integers, got {bad}')
-    if not 0 <= dropout < 1:
-        raise ValueError(f'dropout must be in [0, 1), got {dropout}')
+    for rate_name, rate in (('dropout', dropout), ('dense_dropout', dense_dropout)):
+        if not 0 <= rate < 1:
+            raise ValueError(f'{rate_name} must be in [0, 1), got {rate}')
     if len_max is not None and not (isinstance(len_max, int) and len_max >= 1):
         raise ValueError(f'len_max must be a positive integer or None, got {len_max!r}')
 
@@ -226,6 +231,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
                                         dropout, regularizer, f'attention{i}')
         x = MaskedFill(_NEGATIVE, name='fill_padding')(x, mask)
         x = layers.GlobalMaxPooling1D(name='global_max_pool')(x)                      # (B, C)
+        x = layers.Dropout(dense_dropout, name='pooled_dropout')(x)
     else:
         recurrent = RECURRENT_LAYERS[model_type]
         for i, (units, pool) in enumerate(zip(rnn_units[:-1], pool_sizes)):
@@ -235,12 +241,12 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
             x, mask = _masked_average_pool(x, mask, pool, f'pool{i}')
         x = recurrent(rnn_units[-1], kernel_regularizer=regularizer,
                       name=f'{model_type}{len(rnn_units) - 1}')(x, mask=mask)         # (B, U)
-        x = layers.Dropout(dropout, name='final_dropout')(x)
+        x = layers.Dropout(dense_dropout, name='final_dropout')(x)
 
     for i, units in enumerate(dense_units):
         x = layers.Dense(units, activation=activation, kernel_regularizer=regularizer,
                          name=f'dense{i}')(x)
-        x = layers.Dropout(dropout, name=f'dense{i}_dropout')(x)
+        x = layers.Dropout(dense_dropout, name=f'dense{i}_dropout')(x)
     outputs = layers.Dense(n_classes, activation='softmax', name='output')(x)        # (B, K)
     model = keras.Model(tokens, outputs, name=name or model_type)
     if compile:
@@ -284,7 +290,7 @@ def small_test_model(model_type, n_tokens=26, n_classes=5, **overrides):
     """A tiny configuration for tests and smoke runs (seconds on a CPU)."""
     hyper = dict(n_embeddings=8, conv_filters=16, conv_kernel=3, conv_stride=2,
                  rnn_units=(16, 16), attention_heads=(2,), key_dim=8, feed_forward=16,
-                 dense_units=(16,), dropout=0.0, lr=1e-2)
+                 dense_units=(16,), dropout=0.0, dense_dropout=0.0, lr=1e-2)
     hyper.update(overrides)
     return build_model(model_type, n_tokens, n_classes, **hyper)
 

@@ -138,7 +138,12 @@ def create_parser(prog=None):
                        help='hidden Dense layers before the softmax (none: give no value)')
     model.add_argument('--activation', default='elu',
                        help='activation of Conv1D, feed-forward and hidden Dense layers')
-    model.add_argument('--dropout', type=_fraction, default=0.2, help='dropout rate')
+    model.add_argument('--dropout', type=_fraction, default=0.1,
+                       help='dropout rate of the sequence features (after the Conv1D, inside and '
+                            'after each recurrent/attention module)')
+    model.add_argument('--dense_dropout', type=_fraction, default=0.5,
+                       help='dropout rate of the pooled features / final recurrent state and '
+                            'after each hidden Dense layer')
     model.add_argument('--l2', type=_non_negative_float, default=1e-4,
                        help='L2 penalty on the kernels (0 for none)')
 

@@ -31,7 +31,7 @@ def _result(model_type, rotation, n_epochs, directory, save_model):
         network.small_test_model(model_type, n_classes=N_CLASSES).save(directory / model_path)
     args = dict(n_embeddings=8, conv_filters=16, conv_kernel=3, conv_stride=2, rnn_units=[16, 16],
                 pool_sizes=[2], attention_heads=[2], key_dim=8, feed_forward=16, dense_units=[16],
-                activation='elu', dropout=0.0, l2=0.0, lr=1e-3, clipnorm=0.01, jit_compile=False)
+                activation='elu', dropout=0.0, dense_dropout=0.0, l2=0.0, lr=1e-3, clipnorm=0.01, jit_compile=False)
     return {'name': name, 'model_type': model_type, 'rotation': rotation, 'args': args,
             'history': {'sparse_categorical_accuracy': list(curve),
                         'val_sparse_categorical_accuracy': list(curve - 0.02),
