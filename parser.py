@@ -27,32 +27,22 @@ class ArgumentParser(argparse.ArgumentParser):
         return shlex.split(arg_line, comments=True)
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
-    return value
+def _checked(cast, minimum, below=None, text_of_range=None):
+    """An argparse ``type`` that converts with ``cast`` and checks ``minimum <= value``
+    (``< below`` when given), with the allowed range in the error message."""
+    def convert(text):
+        value = cast(text)
+        if value < minimum or (below is not None and value >= below):
+            raise argparse.ArgumentTypeError(f'must be {text_of_range}, got {text}')
+        return value
+    convert.__name__ = cast.__name__                  # argparse names it in "invalid int value"
+    return convert
 
 
-def _non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'must be >= 0, got {text}')
-    return value
-
-
-def _fraction(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f'must be in [0, 1), got {text}')
-    return value
-
-
-def _non_negative_float(text):
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'must be >= 0, got {text}')
-    return value
+_positive_int = _checked(int, 1, text_of_range='a positive integer')
+_non_negative_int = _checked(int, 0, text_of_range='>= 0')
+_fraction = _checked(float, 0.0, 1.0, text_of_range='in [0, 1)')
+_non_negative_float = _checked(float, 0.0, text_of_range='>= 0')
 
 
 def create_parser(prog=None):
