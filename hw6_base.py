@@ -7,7 +7,8 @@ Writes, under ``--results_path`` (names from `job_control.experiment_name`):
 
 * ``{name}_results.pkl`` (atomically): args, full history, test accuracy/loss, test
   probabilities aligned with ``outs_test``, epoch times, parameter count ... (`RESULT_KEYS`);
-* ``{name}.keras``: the model with the best validation accuracy;
+* ``{name}.keras``: the model with the best validation accuracy, and ``{name}_meta.json``
+  (class names, vocabulary) beside it for `predict.py`;
 * ``{name}_log.csv``: one row per epoch, appended as training goes;
 * ``{name}_run/``: resume state while the run is unfinished (deleted once the result is written).
   A preempted, killed or SIGTERM'd run resumes from its last finished epoch when the same
@@ -16,6 +17,7 @@ Writes, under ``--results_path`` (names from `job_control.experiment_name`):
 
 Exit codes: 0 done (or already done), 2 bad arguments or data, 143 interrupted (rerun to resume).
 """
+import json
 import os
 import pickle
 import signal
@@ -155,6 +157,7 @@ def run_paths(args, name):
     run_dir = os.path.join(args.results_path, f'{name}_run')
     return {'result': os.path.join(args.results_path, f'{name}_results.pkl'),
             'model': os.path.join(args.results_path, f'{name}.keras'),
+            'meta': os.path.join(args.results_path, f'{name}_meta.json'),
             'log': os.path.join(args.results_path, f'{name}_log.csv'),
             'figure': os.path.join(args.results_path, f'{name}_model.png'),
             'run_dir': run_dir, 'backup': os.path.join(run_dir, 'backup'),
@@ -163,7 +166,6 @@ def run_paths(args, name):
 
 def _resumed_epochs(paths):
     """Epochs finished by an earlier attempt of this run, per its backup (0 when fresh)."""
-    import json
     metadata = os.path.join(paths['backup'], 'training_metadata.json')
     if not os.path.isfile(metadata):
         return 0
@@ -236,12 +238,16 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
     temporary = paths['model'][:-len('.keras')] + '.tmp.keras'
     model.save(temporary)
     os.replace(temporary, paths['model'])
+    class_names = [dat['out_index_word'][i] for i in range(dat['n_classes'])]
+    meta = {'class_names': class_names, 'model_type': args.model_type, 'rotation': args.rotation,
+            'len_max': int(dat['len_max']), 'vocabulary': pfam_loader.VOCABULARY,
+            'padding_token': pfam_loader.PAD_TOKEN, 'test_accuracy': test_accuracy}
+    pfam_loader.atomic_write(paths['meta'], lambda f: json.dump(meta, f, indent=1), 'w')
     result = {
         'args': vars(args).copy(), 'name': name, 'model_type': args.model_type,
         'rotation': args.rotation, 'history': history, 'test_accuracy': test_accuracy,
         'test_loss': test_loss, 'predict_test': predict_test.astype(np.float32),
-        'outs_test': dat['outs_test'], 'class_names': [dat['out_index_word'][i] for i in
-                                                       range(dat['n_classes'])],
+        'outs_test': dat['outs_test'], 'class_names': class_names,
         'epoch_times': history.get('epoch_time', []), 'n_params': n_params,
         'n_epochs': len(history['loss']), 'best_epoch': best_epoch,
         'valid_accuracy': float(history[MONITOR][best_epoch]),
