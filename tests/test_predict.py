@@ -104,3 +104,17 @@ def test_missing_model_exits_2(tmp_path):
     (tmp_path / 'x.txt').write_text('ACDE\n')
     result = _cli('--model', str(tmp_path / 'nope.keras'), '--input', str(tmp_path / 'x.txt'))
     assert result.returncode == 2 and 'no such model file' in result.stderr
+
+
+def test_bench_quick_mode_reports_every_type(tmp_path):
+    import bench
+    out = tmp_path / 'bench.json'
+    assert bench.main(['--quick', '--types', 'gru', 'mha', '--out', str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [m['model_type'] for m in report['models']] == ['gru', 'mha']
+    for row in report['models']:
+        assert row['train_bucketed_samples_per_s'] > 0 and row['train_padded_samples_per_s'] > 0
+        assert row['bucketed_over_padded'] == pytest.approx(
+            row['train_bucketed_samples_per_s'] / row['train_padded_samples_per_s'], rel=0.02)
+        assert row['inference_sequences_per_s'] > 0 and row['inference_sequences'] == 100
+    assert '| gru |' in (tmp_path / 'bench.md').read_text()
