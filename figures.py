@@ -192,7 +192,7 @@ def figure3(results, out_dir, baseline=None):
     ax.set_xticks(range(len(rots)), [f'rotation {r}' for r in rots])
     ax.set(ylabel='test accuracy', title='Test accuracy per rotation')
     ax.grid(axis='y', alpha=0.3)
-    ax.legend(fontsize=8, loc='lower left', ncol=len(types) + 1)
+    ax.legend(fontsize=8, loc='upper center', ncol=len(types) + 1)
     return _save(fig, out_dir, 'figure3_test_accuracy.png')
 
 

@@ -157,11 +157,11 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
         positional_max_wavelength: mha: longest wavelength of the positional encoding.
         dense_units: units of each hidden Dense layer before the softmax (empty for none).
         activation: activation of the Conv1D, the feed-forward and the hidden Dense layers.
-        dropout: dropout rate after the Conv1D and inside/after each recurrent or attention
-            module (sequence features).
+        dropout: dropout rate after the Conv1D, inside/after each recurrent or attention
+            module, and after each hidden Dense layer.
         dense_dropout: dropout rate on the pooled features (after GlobalMaxPooling1D or the final
-            recurrent state) and after each hidden Dense layer; the strongest regulariser of
-            this small-data task, where the classifier head overfits first.
+            recurrent state): the strongest regulariser of this small-data task, where the
+            classifier head overfits first.
         l2: L2 penalty on the kernels of Conv1D, recurrent, Dense and attention layers.
         lr: Adam learning rate.
         clipnorm: Adam's per-variable gradient norm clip (None for none).
@@ -246,7 +246,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
     for i, units in enumerate(dense_units):
         x = layers.Dense(units, activation=activation, kernel_regularizer=regularizer,
                          name=f'dense{i}')(x)
-        x = layers.Dropout(dense_dropout, name=f'dense{i}_dropout')(x)
+        x = layers.Dropout(dropout, name=f'dense{i}_dropout')(x)
     outputs = layers.Dense(n_classes, activation='softmax', name='output')(x)        # (B, K)
     model = keras.Model(tokens, outputs, name=name or model_type)
     if compile:

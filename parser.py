@@ -129,11 +129,11 @@ def create_parser(prog=None):
     model.add_argument('--activation', default='elu',
                        help='activation of Conv1D, feed-forward and hidden Dense layers')
     model.add_argument('--dropout', type=_fraction, default=0.1,
-                       help='dropout rate of the sequence features (after the Conv1D, inside and '
-                            'after each recurrent/attention module)')
+                       help='dropout rate after the Conv1D, inside and after each '
+                            'recurrent/attention module, and after hidden Dense layers')
     model.add_argument('--dense_dropout', type=_fraction, default=0.5,
-                       help='dropout rate of the pooled features / final recurrent state and '
-                            'after each hidden Dense layer')
+                       help='dropout rate of the pooled features (GlobalMaxPooling1D output or '
+                            'final recurrent state)')
     model.add_argument('--l2', type=_non_negative_float, default=1e-4,
                        help='L2 penalty on the kernels (0 for none)')
 
