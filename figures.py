@@ -298,6 +298,25 @@ def load_baseline(results_dir):
         return json.load(f)
 
 
+def summarize_logs(directory):
+    """Markdown table of every ``*_log.csv`` (finished or not) under ``directory``: epochs run
+    and best validation accuracy — the record of a tuning sweep."""
+    lines = ['| run | epochs | best validation accuracy | at epoch | final training accuracy |',
+             '|---|---|---|---|---|']
+    paths = sorted(glob.glob(os.path.join(directory, '**', '*_log.csv'), recursive=True))
+    if not paths:
+        raise ResultsError(f'{directory}: no *_log.csv files')
+    for path in paths:
+        log = pd.read_csv(path)
+        if log.empty or VALID_ACCURACY not in log:
+            continue
+        best = int(log[VALID_ACCURACY].idxmax())
+        lines.append(f'| {os.path.basename(path)[:-len("_log.csv")]} | {len(log)} | '
+                     f'{log[VALID_ACCURACY][best]:.4f} | {best + 1} | '
+                     f'{log[ACCURACY].iloc[-1]:.4f} |')
+    return '\n'.join(lines) + '\n'
+
+
 # ---------------------------------------------------------------- all of it
 def _save(fig, out_dir, name, dpi=150):
     import matplotlib.pyplot as plt
@@ -360,6 +379,9 @@ def create_parser():
                              '(figure4_contingency_{type}.png)')
     parser.add_argument('--no_diagrams', action='store_true',
                         help='skip Figure 0 (the plot_model diagrams)')
+    parser.add_argument('--log_summary', metavar='DIR', default=None,
+                        help='instead: print a table of the *_log.csv files under DIR (e.g. a '
+                             'tuning sweep, finished or not) and exit')
     return parser
 
 
@@ -367,6 +389,9 @@ def main(argv=None):
     args = create_parser().parse_args(argv)
     out = args.out or os.path.join(args.results, 'figures')
     try:
+        if args.log_summary:
+            print(summarize_logs(args.log_summary), end='')
+            return 0
         written = make_all(args.results, out, args.all_contingency, not args.no_diagrams)
     except (ResultsError, OSError) as err:
         print(f'figures.py: error: {err}', file=sys.stderr)

@@ -137,3 +137,17 @@ def test_notebook_runs_headless(results_dir, tmp_path):
     assert not [o for o in outputs if o.output_type == 'error']
     assert sum('image/png' in o.get('data', {}) for o in outputs) >= 5
     assert (tmp_path / 'figure4_contingency.png').is_file()
+
+
+def test_log_summary_lists_finished_and_unfinished_runs(tmp_path):
+    pd.DataFrame({'epoch': [0, 1, 2], 'sparse_categorical_accuracy': [0.5, 0.8, 0.9],
+                  'val_sparse_categorical_accuracy': [0.4, 0.85, 0.83]}).to_csv(
+        tmp_path / 'tune_gru_rot0_log.csv', index=False)
+    pd.DataFrame({'epoch': [0], 'sparse_categorical_accuracy': [0.3],
+                  'val_sparse_categorical_accuracy': [0.2]}).to_csv(
+        tmp_path / 'tune_mha_rot0_log.csv', index=False)
+    table = figures.summarize_logs(str(tmp_path)).splitlines()
+    assert table[2] == '| tune_gru_rot0 | 3 | 0.8500 | 2 | 0.9000 |'
+    assert table[3] == '| tune_mha_rot0 | 1 | 0.2000 | 1 | 0.3000 |'
+    with pytest.raises(figures.ResultsError, match='no \\*_log.csv'):
+        figures.summarize_logs(str(tmp_path / 'empty'))
