@@ -138,30 +138,38 @@ def figure1(results, out_dir, metric, path_name, title):
 
 
 def figure2(results, out_dir):
-    """Validation accuracy of GRU (x) against MHA (y) per epoch; the shorter run is padded with
-    its final value so both curves cover the longer run."""
+    """Validation accuracy of GRU (x) against MHA (y) per epoch, one curve per rotation; the
+    shorter run is padded with its final value so both curves cover the longer run. Left: all
+    epochs; right: zoomed on the last epochs, where the two types are told apart."""
     import matplotlib.pyplot as plt
     pairs = [r for r in rotations(results) if ('gru', r) in results and ('mha', r) in results]
     if not pairs:
         note('Figure 2 skipped: no rotation has both a GRU and an MHA result')
         return None
-    fig, ax = plt.subplots(figsize=(6, 6))
-    low = 1.0
+    curves = {}
     for rotation in pairs:
         gru = np.asarray(results[('gru', rotation)]['history'][VALID_ACCURACY])
         mha = np.asarray(results[('mha', rotation)]['history'][VALID_ACCURACY])
         n = max(len(gru), len(mha))
-        gru, mha = (np.pad(v, (0, n - len(v)), mode='edge') for v in (gru, mha))
-        line, marker = ROTATION_STYLE[rotation % len(ROTATION_STYLE)]
-        ax.plot(gru, mha, linestyle=line, marker=marker, markersize=3, label=f'rotation {rotation}')
-        ax.plot(gru[-1], mha[-1], marker='*', markersize=12, color=ax.lines[-1].get_color())
-        low = min(low, gru.min(), mha.min())
-    ax.plot([0, 1], [0, 1], color='gray', linewidth=0.8, label='equal accuracy')
-    ax.set(xlim=(low - 0.02, 1.002), ylim=(low - 0.02, 1.002), aspect='equal',
-           xlabel='GRU validation accuracy', ylabel='MHA validation accuracy',
-           title='Validation accuracy per epoch, GRU vs MHA (★ last epoch)')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc='lower right')
+        curves[rotation] = [np.pad(v, (0, n - len(v)), mode='edge') for v in (gru, mha)]
+    everything = np.concatenate([np.concatenate(c) for c in curves.values()])
+    finals = np.array([[c[0][-1], c[1][-1]] for c in curves.values()])
+    zoom_low = max(0.0, min(finals.min() - 0.01, 1 - 3 * (1 - finals.min())))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.5))
+    for ax, low, title in ((axes[0], everything.min() - 0.02, 'all epochs'),
+                           (axes[1], zoom_low, f'zoom: accuracy >= {zoom_low:.3f}')):
+        for rotation, (gru, mha) in curves.items():
+            line, marker = ROTATION_STYLE[rotation % len(ROTATION_STYLE)]
+            ax.plot(gru, mha, linestyle=line, marker=marker, markersize=3,
+                    label=f'rotation {rotation}')
+            ax.plot(gru[-1], mha[-1], marker='*', markersize=12, color=ax.lines[-1].get_color())
+        ax.plot([0, 1], [0, 1], color='gray', linewidth=0.8, label='equal accuracy')
+        ax.set(xlim=(low, 1.001), ylim=(low, 1.001), aspect='equal', title=title,
+               xlabel='GRU validation accuracy', ylabel='MHA validation accuracy')
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc='lower right')
+    fig.suptitle('Validation accuracy epoch by epoch, GRU vs MHA (★ last epoch; above the '
+                 'diagonal: MHA ahead)', fontsize=10)
     return _save(fig, out_dir, 'figure2_gru_vs_mha.png')
 
 
