@@ -34,9 +34,9 @@ def reference_args(model_type, root=os.path.dirname(os.path.abspath(__file__))):
 
 def _train_rate(model, dataset, steps, warmup, batch):
     """Training samples/s of ``steps`` batches after ``warmup`` untimed ones."""
-    model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
+    model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)
     started = time.perf_counter()
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     return steps * batch / (time.perf_counter() - started)
 
 

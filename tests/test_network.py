@@ -79,6 +79,7 @@ def test_model_is_compiled_as_specified(model):
     assert network.build_model('gru', 26, 5).optimizer.clipnorm == pytest.approx(1e-2)
 
 
+@pytest.mark.filterwarnings('ignore:Skipping variable loading for optimizer')   # never trained
 def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
     path = str(tmp_path / f'{model.name}.keras')
     model.save(path)
@@ -131,6 +132,7 @@ def test_bad_hyper_parameters_are_rejected(kwargs, message):
         network.build_model(**args)
 
 
+@pytest.mark.filterwarnings('ignore:You are using a softmax over axis')    # 1-step attention
 def test_short_sequence_never_collapses():
     model = network.build_model('mha', 26, 3, len_max=3, conv_stride=4, attention_heads=[1, 1, 1],
                                 pool_sizes=[3, 3, 3])
