@@ -107,28 +107,28 @@ def create_parser(prog=None):
     model = parser.add_argument_group('network (see network.build_model)')
     model.add_argument('--n_embeddings', type=_positive_int, default=16,
                        help='embedding width; must be < the number of tokens (26)')
-    model.add_argument('--conv_filters', type=_positive_int, default=64,
+    model.add_argument('--conv_filters', type=_positive_int, default=256,
                        help='filters of the strided Conv1D')
-    model.add_argument('--conv_kernel', type=_positive_int, default=5,
+    model.add_argument('--conv_kernel', type=_positive_int, default=9,
                        help='Conv1D kernel width (residues)')
     model.add_argument('--conv_stride', type=_positive_int, default=2, help='Conv1D stride')
     model.add_argument('--rnn_units', type=_positive_int, nargs='+', default=[64, 64],
                        help='rnn/gru/lstm: units per recurrent module; all but the last are '
                             'followed by average pooling, the last returns its final state')
-    model.add_argument('--pool_sizes', type=_positive_int, nargs='+', default=[2],
+    model.add_argument('--pool_sizes', type=_positive_int, nargs='+', default=[4],
                        help='pool size after each pooled module (one value: all modules)')
-    model.add_argument('--attention_heads', type=_positive_int, nargs='+', default=[4, 4],
+    model.add_argument('--attention_heads', type=_positive_int, nargs='+', default=[4],
                        help='mha: heads per attention module (one entry per module)')
     model.add_argument('--key_dim', type=_positive_int, default=16,
                        help='mha: query/key size of each head')
-    model.add_argument('--feed_forward', type=_non_negative_int, default=128,
+    model.add_argument('--feed_forward', type=_non_negative_int, default=0,
                        help='mha: hidden units of the feed-forward block after each attention '
                             '(0 for none)')
     model.add_argument('--dense_units', type=_positive_int, nargs='*', default=[64],
                        help='hidden Dense layers before the softmax (none: give no value)')
     model.add_argument('--activation', default='elu',
                        help='activation of Conv1D, feed-forward and hidden Dense layers')
-    model.add_argument('--dropout', type=_fraction, default=0.1,
+    model.add_argument('--dropout', type=_fraction, default=0.3,
                        help='dropout rate after the Conv1D, inside and after each '
                             'recurrent/attention module, and after hidden Dense layers')
     model.add_argument('--dense_dropout', type=_fraction, default=0.5,
@@ -138,8 +138,8 @@ def create_parser(prog=None):
                        help='L2 penalty on the kernels (0 for none)')
 
     training = parser.add_argument_group('optimizer and training')
-    training.add_argument('--epochs', type=_positive_int, default=50, help='maximum epochs')
-    training.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate')
+    training.add_argument('--epochs', type=_positive_int, default=25, help='maximum epochs')
+    training.add_argument('--lr', type=float, default=3e-3, help='Adam learning rate')
     training.add_argument('--clipnorm', type=_non_negative_float, default=1e-2,
                           help='Adam gradient clipping norm (0 for none)')
     training.add_argument('--lr_schedule', default='cosine', choices=('cosine', 'plateau', 'none'),
@@ -150,7 +150,7 @@ def create_parser(prog=None):
                           help='cosine: final learning rate; plateau: lower bound')
     training.add_argument('--lr_factor', type=float, default=0.5, help='plateau: factor')
     training.add_argument('--lr_patience', type=_positive_int, default=3, help='plateau: epochs')
-    training.add_argument('--patience', type=_non_negative_int, default=10,
+    training.add_argument('--patience', type=_non_negative_int, default=8,
                           help='early stopping: epochs without a better validation accuracy '
                                '(0 = never stop early); the best epoch\'s weights are kept')
     training.add_argument('--min_delta', type=_non_negative_float, default=1e-4,
