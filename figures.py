@@ -254,7 +254,8 @@ def figure4(results, out_dir, model_type=None, file_name='figure4_contingency.pn
 # ---------------------------------------------------------------- table
 def summary_table(results, baseline=None):
     """DataFrame indexed by model type: test accuracy per rotation, mean, std, epochs trained
-    (mean), seconds per epoch (mean), parameters."""
+    and epoch of the best validation accuracy (means over rotations, 1-based), seconds per
+    epoch (mean), parameters."""
     rows = {}
     for model_type in model_types(results):
         parts = {r: results[(model_type, r)] for r in rotations(results)
@@ -263,15 +264,20 @@ def summary_table(results, baseline=None):
         row = {f'rotation {r}': p['test_accuracy'] for r, p in parts.items()}
         row.update(mean=accuracy.mean(), std=accuracy.std(ddof=1) if len(accuracy) > 1 else 0.0,
                    epochs=np.mean([p['n_epochs'] for p in parts.values()]),
+                   best_epoch=np.mean([p['best_epoch'] + 1 for p in parts.values()]),
                    seconds_per_epoch=np.mean([np.mean(p['epoch_times']) for p in parts.values()]),
                    parameters=int(np.mean([p['n_params'] for p in parts.values()])))
         rows[model_type] = row
     if baseline:
         row = {f'rotation {r}': a for r, a in enumerate(baseline['per_rotation'])}
         row.update(mean=baseline['mean'], std=float(np.std(baseline['per_rotation'], ddof=1)),
-                   epochs=np.nan, seconds_per_epoch=np.nan, parameters=np.nan)
+                   epochs=np.nan, best_epoch=np.nan, seconds_per_epoch=np.nan,
+                   parameters=np.nan)
         rows[baseline['name']] = row
     table = pd.DataFrame.from_dict(rows, orient='index')
+    rotation_columns = sorted((c for c in table.columns if c.startswith('rotation')),
+                              key=lambda c: int(c.split()[1]))
+    table = table[rotation_columns + [c for c in table.columns if c not in rotation_columns]]
     table.index.name = 'model'
     return table
 
@@ -282,12 +288,13 @@ def write_table(results, out_dir, baseline=None):
     csv = os.path.join(out_dir, 'test_accuracy.csv')
     pfam_loader.atomic_write(csv, lambda f: table.to_csv(f, float_format='%.6g'), 'w')
     rotation_columns = [c for c in table.columns if c.startswith('rotation')]
-    lines = ['| model | ' + ' | '.join(rotation_columns) + ' | mean ± std | epochs | s/epoch | '
-             'parameters |', '|---' * (len(rotation_columns) + 5) + '|']
+    lines = ['| model | ' + ' | '.join(rotation_columns) + ' | mean ± std | epochs | best epoch | '
+             's/epoch | parameters |', '|---' * (len(rotation_columns) + 6) + '|']
     for model, row in table.iterrows():
         cells = [f'{row[c]:.4f}' if pd.notna(row[c]) else '–' for c in rotation_columns]
         extra = ['–' if pd.isna(row[c]) else fmt.format(row[c]) for c, fmt in
-                 (('epochs', '{:.1f}'), ('seconds_per_epoch', '{:.1f}'), ('parameters', '{:,.0f}'))]
+                 (('epochs', '{:.1f}'), ('best_epoch', '{:.1f}'), ('seconds_per_epoch', '{:.1f}'),
+                  ('parameters', '{:,.0f}'))]
         lines.append(f'| {TYPE_LABEL.get(model, model)} | ' + ' | '.join(cells)
                      + f' | {row["mean"]:.4f} ± {row["std"]:.4f} | ' + ' | '.join(extra) + ' |')
     markdown = '\n'.join(lines) + '\n'

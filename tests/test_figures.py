@@ -40,7 +40,7 @@ def _result(model_type, rotation, n_epochs, directory, save_model):
             'predict_test': probabilities, 'outs_test': outs,
             'class_names': [f'PF0000{i}.1' for i in range(N_CLASSES)],
             'epoch_times': [1.5] * n_epochs, 'n_params': 1000 + len(model_type),
-            'n_epochs': n_epochs, 'model_path': model_path}
+            'n_epochs': n_epochs, 'best_epoch': n_epochs - 1, 'model_path': model_path}
 
 
 @pytest.fixture(scope='module')
