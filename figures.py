@@ -120,20 +120,32 @@ def _style(model_type, rotation):
 
 
 def figure1(results, out_dir, metric, path_name, title):
-    """Accuracy vs epoch: colour = model type, line style and marker = rotation."""
+    """Accuracy vs epoch: colour = model type, line style and marker = rotation; an inset zooms
+    on the second half of training, where the curves are close to 1."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    inset = ax.inset_axes([0.42, 0.08, 0.55, 0.5])
+    late = []
     for model_type in model_types(results):
         for rotation in rotations(results):
             result = results.get((model_type, rotation))
             if result is None:
                 continue
-            values = result['history'][metric]
-            ax.plot(np.arange(1, len(values) + 1), values, **_style(model_type, rotation),
+            values = np.asarray(result['history'][metric])
+            epochs = np.arange(1, len(values) + 1)
+            ax.plot(epochs, values, **_style(model_type, rotation),
                     label=f'{TYPE_LABEL.get(model_type, model_type)} rot {rotation}')
+            half = len(values) // 2
+            inset.plot(epochs[half:], values[half:], **_style(model_type, rotation))
+            late.append(values[half:].min())
+    if late:
+        inset.set_ylim(min(late) - 0.002, 1.001)
+    inset.set_title('second half of training', fontsize=8)
+    inset.tick_params(labelsize=7)
+    inset.grid(alpha=0.3)
     ax.set(xlabel='epoch', ylabel='accuracy', title=title)
     ax.grid(alpha=0.3)
-    ax.legend(ncol=3, fontsize=7, loc='lower right')
+    ax.legend(ncol=1, fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     return _save(fig, out_dir, path_name)
 
 
