@@ -88,8 +88,6 @@ def rotations(results):
 # ---------------------------------------------------------------- Figure 0
 def figure0(results, out_dir):
     """plot_model diagram of one model per type (the saved model, else rebuilt from its args)."""
-    import keras
-
     import hw6_base
     import network
     written = []
@@ -97,7 +95,7 @@ def figure0(results, out_dir):
         result = results[min((k for k in results if k[0] == model_type), key=lambda k: k[1])]
         path = os.path.join(os.path.dirname(result['path']), result.get('model_path', ''))
         if result.get('model_path') and os.path.isfile(path):
-            model = keras.models.load_model(path, compile=False)
+            model = network.load_model(path)
         else:
             note(f'{model_type}: model file {path} not found; rebuilding it from its args')
             model = network.build_model(model_type, pfam_loader.N_TOKENS,

@@ -229,7 +229,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
         model.load_weights(paths['best_weights'])
     best_epoch = int(np.argmax(history[MONITOR]))
 
-    predict_test = network.predict_probabilities(model, dat['ins_test'], batch=max(args.batch, 256))
+    predict_test = network.predict_probabilities(model, dat['ins_test'])
     labels = dat['outs_test'][:, 0]
     test_accuracy = float(np.mean(predict_test.argmax(axis=1) == labels))
     test_loss = float(np.mean(-np.log(np.clip(predict_test[np.arange(len(labels)), labels],

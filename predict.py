@@ -106,7 +106,7 @@ def create_parser():
                                                        'one sequence per line')
     parser.add_argument('--out', default=None, help='output CSV (default: standard output)')
     parser.add_argument('--top_k', type=int, default=1, help='families reported per sequence')
-    parser.add_argument('--batch', type=int, default=256, help='sequences per batch')
+    parser.add_argument('--batch', type=int, default=128, help='sequences per batch')
     parser.add_argument('--strict', action='store_true',
                         help='an invalid record is an error instead of being skipped')
     parser.add_argument('--meta', default=None,
@@ -133,10 +133,9 @@ def main(argv=None):
         return 2
 
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    import keras
 
     import network
-    model = keras.models.load_model(args.model)
+    model = network.load_model(args.model)
     longer = int(np.sum(pfam_loader.sequence_lengths(tokens) > meta.get('len_max', np.inf)))
     if longer:
         print(f'predict.py: note: {longer} sequence(s) longer than the longest in training '
