@@ -8,6 +8,7 @@ Append new values at the end of a list only, so that old indices keep their mean
     python job_control.py --exp_type rotations            # list the indices and the size
     python job_control.py @args_gru.txt --missing         # e.g. "0,3": sbatch --array=0,3 ...
 """
+import argparse
 import itertools
 import os
 import sys
@@ -107,15 +108,17 @@ def result_path(args):
     return os.path.join(args.results_path, f'{experiment_name(args)}_results.pkl')
 
 
+def args_for_index(args, index):
+    """A copy of ``args`` with combination ``index`` of ``args.exp_type`` applied."""
+    trial = argparse.Namespace(**vars(args))
+    trial.exp_index = index
+    return augment_args(trial)
+
+
 def missing_indices(args):
     """Indices of ``args.exp_type`` whose result pickle does not exist yet."""
-    missing = []
-    for index in range(experiment_size(args.exp_type)):
-        trial = arguments.argparse.Namespace(**vars(args))
-        trial.exp_index = index
-        if not os.path.exists(result_path(augment_args(trial))):
-            missing.append(index)
-    return missing
+    return [index for index in range(experiment_size(args.exp_type))
+            if not os.path.exists(result_path(args_for_index(args, index)))]
 
 
 def create_parser():
@@ -140,10 +143,8 @@ def main(argv=None):
             return 0
         print(f'experiment {args.exp_type!r}: {size} combination(s), sbatch --array=0-{size - 1}')
         for index in range(size):
-            trial = arguments.argparse.Namespace(**vars(args))
-            trial.exp_index = index
-            augment_args(trial)
-            print(f'{index:4d}  {experiment_name(trial):40s} {combination(args.exp_type, index)}')
+            name = experiment_name(args_for_index(args, index))
+            print(f'{index:4d}  {name:40s} {combination(args.exp_type, index)}')
     except ValueError as err:
         print(f'job_control.py: error: {err}', file=sys.stderr)
         return 2

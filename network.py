@@ -28,6 +28,7 @@ The same sequence therefore gets the same prediction whether it is padded to its
 ``len_max`` (checked by the tests).
 """
 import os
+import weakref
 
 import keras
 from keras import layers, ops
@@ -313,6 +314,10 @@ def render_model(model, path, dpi=96):
     return path
 
 
+#: model → its inference tf.function (kept off the model so saving it is unaffected)
+_FORWARD = weakref.WeakKeyDictionary()
+
+
 def load_model(path):
     """`keras.models.load_model` with this module's custom layers registered (importing
     `network` is what registers them; PositionalEncoding comes with it)."""
@@ -346,11 +351,12 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
         fixed = np.zeros((len(ins), width), dtype=np.int32)
         fixed[:, :min(width, ins.shape[1])] = ins[:, :width]
         return model.predict(fixed, batch_size=batch, verbose=verbose)
-    forward = getattr(model, '_pfam_forward', None)
+    forward = _FORWARD.get(model)
     if forward is None:                                   # traced once per model and shape
-        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
+        reference = weakref.ref(model)                    # the cache must not keep it alive
+        forward = tf.function(lambda x: reference()(x, training=False), reduce_retracing=True,
                               autograph=False)
-        model._pfam_forward = forward
+        _FORWARD[model] = forward
     order = pfam_loader.length_order(ins)
     lengths = pfam_loader.sequence_lengths(ins)[order]
     widths = pfam_loader.default_bucket_lengths(max(ins.shape[1], 1))
