@@ -13,7 +13,9 @@ Writes, under ``--results_path`` (names from `job_control.experiment_name`):
 * ``{name}_run/``: resume state while the run is unfinished (deleted once the result is written).
   A preempted, killed or SIGTERM'd run resumes from its last finished epoch when the same
   command is run again: weights and optimizer from ``BackupAndRestore``, the history, the early
-  stopping state and the best weights so far from the log and the run directory.
+  stopping state and the best weights so far from the log and the run directory. With
+  ``--lr_schedule plateau`` the learning rate comes back but ReduceLROnPlateau's wait counter
+  restarts; the default cosine schedule depends on the epoch only and resumes exactly.
 
 Exit codes: 0 done (or already done), 2 bad arguments or data, 143 interrupted (rerun to resume).
 """
