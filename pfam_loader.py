@@ -98,7 +98,7 @@ def atomic_write(path, write, mode='wb'):
         raise
 
 
-def _open_text(path):
+def open_text(path):
     """Open a text file, gzip-compressed or not (Pfam files are latin-1 in places)."""
     with open(path, 'rb') as f:
         gzipped = f.read(2) == b'\x1f\x8b'
@@ -208,7 +208,7 @@ def _read_fasta(path):
     """FASTA whose headers carry the family, Pfam style: ``>NAME/start-end PF00001.21;7tm_1;``."""
     from Bio.SeqIO.FastaIO import SimpleFastaParser
     sequences, families = [], []
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         first = handle.readline()
         if not first.startswith('>'):
             raise DataError(f'{path}: not FASTA (the first line does not start with ">")')
@@ -227,7 +227,7 @@ def _read_stockholm(path):
     """Stockholm (``Pfam-A.seed`` style): family from ``#=GF AC``, gaps removed."""
     from Bio import Align
     sequences, families = [], []
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         try:
             for number, alignment in enumerate(Align.parse(handle, 'stockholm'), start=1):
                 accession = alignment.annotations.get('accession')
@@ -255,7 +255,7 @@ def detect_format(path):
                           (('.sto', '.stk', '.stockholm', '.seed'), 'stockholm')):
         if name.endswith(suffixes):
             return fmt
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         first = handle.readline()
     if first.startswith('>'):
         return 'fasta'
@@ -291,7 +291,7 @@ def read_family_list(path):
     """Accessions, one a line; blank lines and ``#`` comments are skipped."""
     if not os.path.isfile(path):
         raise DataError(f'{path}: family list not found')
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         families = [line.split('#')[0].strip() for line in handle]
     families = [f for f in families if f]
     if not families:
@@ -585,13 +585,13 @@ def create_tf_datasets(dat, batch=8, prefetch=2, shuffle=True, repeat=False, cac
     train = train.cache() if cache else train
     train = train.shuffle(buffer, seed=seed) if buffer else train
     # bucket_by_sequence_length: length in [b[i-1], b[i]) goes to bucket i, padded to b[i] - 1.
+    boundaries = [n + 1 for n in lengths]
     train = train.bucket_by_sequence_length(
-        lambda x, y: tf.shape(x)[0], bucket_boundaries=[n + 1 for n in lengths],
+        lambda x, y: tf.shape(x)[0], bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch] * (len(lengths) + 1), pad_to_bucket_boundary=True)
     # Every bucket ends with one partial batch: tell Keras the exact number of batches per pass
     # (progress bars, no "ran out of data" warning).
-    buckets = np.searchsorted([n + 1 for n in lengths], sequence_lengths(dat['ins_train']),
-                              side='right')
+    buckets = np.searchsorted(boundaries, sequence_lengths(dat['ins_train']), side='right')
     n_batches = int(sum(-(-count // batch) for count in np.bincount(buckets) if count))
     train = train.apply(tf.data.experimental.assert_cardinality(n_batches))
 

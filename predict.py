@@ -35,7 +35,7 @@ def read_sequences(path):
     """``[(id, sequence)]`` from FASTA, a CSV with a ``sequence`` column, or one per line."""
     if not os.path.isfile(path):
         raise pfam_loader.DataError(f'{path}: no such file')
-    with pfam_loader._open_text(path) as handle:
+    with pfam_loader.open_text(path) as handle:
         try:
             text = handle.read()
         except UnicodeDecodeError:
