@@ -27,18 +27,17 @@ Conventions (pinned; the rest of the suite relies on them):
   test = ``r+k-1``; for k = 5 that is train (r, r+1, r+2), validation r+3, test r+4.
 """
 import argparse
-import gzip
-import hashlib
 import json
 import os
 import pickle
-import re
 import sys
-import tempfile
 import time
 
 import numpy as np
 import pandas as pd
+
+from fileio import DataError, atomic_write, log, open_text, sha256  # noqa: F401 (re-exported)
+from pfam_formats import FORMATS, read_family_list, read_records  # noqa: F401 (re-exported)
 
 # ---------------------------------------------------------------- vocabulary
 AMINO_ACIDS = 'ACDEFGHIKLMNPQRSTVWY'   # the 20 standard residues: tokens 1..20
@@ -54,68 +53,11 @@ DEFAULT_VERSION = 'B'
 N_FOLDS = 5
 ROTATION_KEYS = ('ins_train', 'outs_train', 'ins_valid', 'outs_valid', 'ins_test', 'outs_test',
                  'len_max', 'n_tokens', 'out_index_word', 'out_word_index', 'rotation', 'n_classes')
-FORMATS = ('auto', 'csv', 'tsv', 'kaggle', 'fasta', 'stockholm')
-PFAM_ACCESSION = re.compile(r'\b(PF\d{5}(?:\.\d+)?)\b')
 
 _TOKEN_OF_BYTE = np.zeros(256, dtype=np.uint8)          # 0 marks "not in the vocabulary"
 for _token, _letter in enumerate(VOCABULARY, start=1):
     _TOKEN_OF_BYTE[ord(_letter)] = _token
     _TOKEN_OF_BYTE[ord(_letter.lower())] = _token
-
-
-class DataError(ValueError):
-    """A problem with the user's data or arguments, reported as one line (CLI exit code 2)."""
-
-
-def log(message):
-    """Progress output: one flushed line on stderr, so it shows up live in SLURM logs."""
-    print(message, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- file helpers
-def atomic_write(path, write, mode='wb'):
-    """Write a file through a temporary file in the same folder and an atomic rename.
-
-    Args:
-        path: destination file.
-        write: callable taking the open temporary file object.
-        mode: 'wb' or 'w'.
-    A crash or a kill midway leaves either the old file or the new one, never half a file.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
-    try:
-        with os.fdopen(handle, mode) as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)       # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def open_text(path):
-    """Open a text file, gzip-compressed or not (Pfam files are latin-1 in places)."""
-    with open(path, 'rb') as f:
-        gzipped = f.read(2) == b'\x1f\x8b'
-    if gzipped:
-        return gzip.open(path, 'rt', encoding='utf-8', errors='replace')
-    return open(path, 'rt', encoding='utf-8', errors='replace')
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    paths = [path] if os.path.isfile(path) else sorted(
-        os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
-    for p in paths:
-        with open(p, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- tokenization
@@ -179,124 +121,6 @@ def length_order(ins):
     """
     return np.argsort(sequence_lengths(ins), kind='stable')
 
-
-# ---------------------------------------------------------------- reading Pfam data
-def _read_table(path, sep):
-    try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as err:
-        raise DataError(f'{path}: cannot read as a table: {str(err).splitlines()[0]}') from None
-    missing = {'sequence', 'family_accession'} - set(frame.columns)
-    if missing:
-        raise DataError(f'{path}: missing column(s) {", ".join(sorted(missing))}; '
-                        f'found {", ".join(map(str, frame.columns[:8]))}')
-    return pd.DataFrame({'sequence': frame['sequence'], 'family': frame['family_accession']})
-
-
-def _read_kaggle(path):
-    """The Kaggle "Pfam seed random split" layout: {train,dev,test}/data-*-of-* CSV shards."""
-    shards = sorted(os.path.join(path, split, name) for split in ('train', 'dev', 'test')
-                    if os.path.isdir(os.path.join(path, split))
-                    for name in os.listdir(os.path.join(path, split)) if not name.startswith('.'))
-    if not shards:
-        raise DataError(f'{path}: no train/, dev/ or test/ shards (Kaggle "Pfam seed random '
-                        'split" layout expected)')
-    return pd.concat([_read_table(shard, ',') for shard in shards], ignore_index=True)
-
-
-def _read_fasta(path):
-    """FASTA whose headers carry the family, Pfam style: ``>NAME/start-end PF00001.21;7tm_1;``."""
-    from Bio.SeqIO.FastaIO import SimpleFastaParser
-    sequences, families = [], []
-    with open_text(path) as handle:
-        first = handle.readline()
-        if not first.startswith('>'):
-            raise DataError(f'{path}: not FASTA (the first line does not start with ">")')
-        handle.seek(0)
-        for title, sequence in SimpleFastaParser(handle):
-            match = PFAM_ACCESSION.search(title)
-            if match is None:
-                raise DataError(f'{path}: record {title.split()[0] if title else "?"!r} has no Pfam '
-                                'accession (PFnnnnn) in its header')
-            sequences.append(sequence.replace('-', '').replace('.', ''))
-            families.append(match.group(1))
-    return pd.DataFrame({'sequence': sequences, 'family': families})
-
-
-def _read_stockholm(path):
-    """Stockholm (``Pfam-A.seed`` style): family from ``#=GF AC``, gaps removed."""
-    from Bio import Align
-    sequences, families = [], []
-    with open_text(path) as handle:
-        try:
-            for number, alignment in enumerate(Align.parse(handle, 'stockholm'), start=1):
-                accession = alignment.annotations.get('accession')
-                if not accession:
-                    raise DataError(f'{path}: alignment {number} has no "#=GF AC" line')
-                for record in alignment.sequences:
-                    sequences.append(str(record.seq).replace('-', '').replace('.', ''))
-                    families.append(accession.strip().rstrip(';'))
-        except (ValueError, KeyError) as err:
-            if isinstance(err, DataError):
-                raise
-            raise DataError(f'{path}: malformed Stockholm: {str(err).splitlines()[0]}') from None
-    if not sequences:
-        raise DataError(f'{path}: no Stockholm alignment found')
-    return pd.DataFrame({'sequence': sequences, 'family': families})
-
-
-def detect_format(path):
-    """Guess an input's format from its layout, name or first line."""
-    if os.path.isdir(path):
-        return 'kaggle'
-    name = path.lower().removesuffix('.gz')
-    for suffixes, fmt in ((('.csv',), 'csv'), (('.tsv', '.tab'), 'tsv'),
-                          (('.fa', '.fasta', '.faa', '.fas'), 'fasta'),
-                          (('.sto', '.stk', '.stockholm', '.seed'), 'stockholm')):
-        if name.endswith(suffixes):
-            return fmt
-    with open_text(path) as handle:
-        first = handle.readline()
-    if first.startswith('>'):
-        return 'fasta'
-    if first.startswith('# STOCKHOLM'):
-        return 'stockholm'
-    if 'family_accession' in first:
-        return 'tsv' if '\t' in first else 'csv'
-    raise DataError(f'{path}: unknown format (not CSV/TSV with sequence,family_accession columns, '
-                    'FASTA, Stockholm, or a Kaggle split directory); choose one with --format')
-
-
-def read_records(path, fmt='auto'):
-    """Read one input into a DataFrame with columns ``sequence`` and ``family`` (accession)."""
-    if not os.path.exists(path):
-        raise DataError(f'{path}: no such file or directory')
-    if fmt == 'auto':
-        fmt = detect_format(path)
-    readers = {'csv': lambda p: _read_table(p, ','), 'tsv': lambda p: _read_table(p, '\t'),
-               'kaggle': _read_kaggle, 'fasta': _read_fasta, 'stockholm': _read_stockholm}
-    if fmt not in readers:
-        raise DataError(f'unknown format {fmt!r}; choose one of {", ".join(FORMATS)}')
-    frame = readers[fmt](path)
-    frame['sequence'] = frame['sequence'].str.strip().str.upper()
-    frame['family'] = frame['family'].str.strip()
-    empty = frame['sequence'].eq('') | frame['family'].eq('')
-    if empty.any():
-        raise DataError(f'{path}: record {int(np.argmax(empty.to_numpy()))} has an empty '
-                        'sequence or family')
-    return frame
-
-
-def read_family_list(path):
-    """Accessions, one a line; blank lines and ``#`` comments are skipped."""
-    if not os.path.isfile(path):
-        raise DataError(f'{path}: family list not found')
-    with open_text(path) as handle:
-        families = [line.split('#')[0].strip() for line in handle]
-    families = [f for f in families if f]
-    if not families:
-        raise DataError(f'{path}: the family list is empty')
-    return families
 
 
 def _select_families(frame, families=None, top=None):
@@ -413,7 +237,7 @@ def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=N
         'dropped': {'duplicate_records': int(n_duplicates),
                     'multi_family_sequences': int(ambiguous['sequence'].nunique()),
                     'multi_family_records': int(len(ambiguous))},
-        'inputs': [{'path': os.path.abspath(p), 'sha256': _sha256(p)} for p in inputs],
+        'inputs': [{'path': os.path.abspath(p), 'sha256': sha256(p)} for p in inputs],
         'format': fmt, 'top': top, 'families_given': families is not None,
         'build_seconds': round(time.time() - started, 2),
     }

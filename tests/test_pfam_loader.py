@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pfam_formats
 import pfam_loader
 from conftest import REAL_CSV, REAL_FAMILIES, ROOT, needs_real_data
 
@@ -97,12 +98,12 @@ def test_read_records_every_format(tmp_path, fmt, name):
 def test_detect_format_from_first_line(tmp_path):
     path = tmp_path / 'noext'
     path.write_text('>A/1-3 PF00001.1;\nACD\n')
-    assert pfam_loader.detect_format(str(path)) == 'fasta'
+    assert pfam_formats.detect_format(str(path)) == 'fasta'
     path.write_text('# STOCKHOLM 1.0\n')
-    assert pfam_loader.detect_format(str(path)) == 'stockholm'
+    assert pfam_formats.detect_format(str(path)) == 'stockholm'
     path.write_text('hello\n')
     with pytest.raises(pfam_loader.DataError, match='unknown format'):
-        pfam_loader.detect_format(str(path))
+        pfam_formats.detect_format(str(path))
 
 
 # ---------------------------------------------------------------- building folds

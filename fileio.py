@@ -1,0 +1,62 @@
+"""General file helpers of the suite: one-line user errors, progress lines, atomic writes,
+text that may be gzipped, and content hashes. Nothing here knows about Pfam."""
+import gzip
+import hashlib
+import os
+import sys
+import tempfile
+
+
+class DataError(ValueError):
+    """A problem with the user's data or arguments, reported as one line (CLI exit code 2)."""
+
+
+def log(message):
+    """Progress output: one flushed line on stderr, so it shows up live in SLURM logs."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def atomic_write(path, write, mode='wb'):
+    """Write a file through a temporary file in the same folder and an atomic rename.
+
+    Args:
+        path: destination file.
+        write: callable taking the open temporary file object.
+        mode: 'wb' or 'w'.
+    A crash or a kill midway leaves either the old file or the new one, never half a file.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
+    try:
+        with os.fdopen(handle, mode) as f:
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)       # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def open_text(path):
+    """Open a text file, gzip-compressed or not (Pfam files are latin-1 in places)."""
+    with open(path, 'rb') as f:
+        gzipped = f.read(2) == b'\x1f\x8b'
+    if gzipped:
+        return gzip.open(path, 'rt', encoding='utf-8', errors='replace')
+    return open(path, 'rt', encoding='utf-8', errors='replace')
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    paths = [path] if os.path.isfile(path) else sorted(
+        os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
+    for p in paths:
+        with open(p, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                digest.update(block)
+    return digest.hexdigest()
+

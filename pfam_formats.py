@@ -1,0 +1,131 @@
+"""Readers of real Pfam inputs: CSV/TSV(.gz), the Kaggle "Pfam seed random split" directory,
+Pfam FASTA and Stockholm. Each returns a DataFrame with columns ``sequence`` and ``family``."""
+import os
+import re
+
+import numpy as np
+import pandas as pd
+
+from fileio import DataError, open_text
+
+FORMATS = ('auto', 'csv', 'tsv', 'kaggle', 'fasta', 'stockholm')
+PFAM_ACCESSION = re.compile(r'\b(PF\d{5}(?:\.\d+)?)\b')
+
+
+def _read_table(path, sep):
+    try:
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as err:
+        raise DataError(f'{path}: cannot read as a table: {str(err).splitlines()[0]}') from None
+    missing = {'sequence', 'family_accession'} - set(frame.columns)
+    if missing:
+        raise DataError(f'{path}: missing column(s) {", ".join(sorted(missing))}; '
+                        f'found {", ".join(map(str, frame.columns[:8]))}')
+    return pd.DataFrame({'sequence': frame['sequence'], 'family': frame['family_accession']})
+
+
+def _read_kaggle(path):
+    """The Kaggle "Pfam seed random split" layout: {train,dev,test}/data-*-of-* CSV shards."""
+    shards = sorted(os.path.join(path, split, name) for split in ('train', 'dev', 'test')
+                    if os.path.isdir(os.path.join(path, split))
+                    for name in os.listdir(os.path.join(path, split)) if not name.startswith('.'))
+    if not shards:
+        raise DataError(f'{path}: no train/, dev/ or test/ shards (Kaggle "Pfam seed random '
+                        'split" layout expected)')
+    return pd.concat([_read_table(shard, ',') for shard in shards], ignore_index=True)
+
+
+def _read_fasta(path):
+    """FASTA whose headers carry the family, Pfam style: ``>NAME/start-end PF00001.21;7tm_1;``."""
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+    sequences, families = [], []
+    with open_text(path) as handle:
+        first = handle.readline()
+        if not first.startswith('>'):
+            raise DataError(f'{path}: not FASTA (the first line does not start with ">")')
+        handle.seek(0)
+        for title, sequence in SimpleFastaParser(handle):
+            match = PFAM_ACCESSION.search(title)
+            if match is None:
+                raise DataError(f'{path}: record {title.split()[0] if title else "?"!r} has no Pfam '
+                                'accession (PFnnnnn) in its header')
+            sequences.append(sequence.replace('-', '').replace('.', ''))
+            families.append(match.group(1))
+    return pd.DataFrame({'sequence': sequences, 'family': families})
+
+
+def _read_stockholm(path):
+    """Stockholm (``Pfam-A.seed`` style): family from ``#=GF AC``, gaps removed."""
+    from Bio import Align
+    sequences, families = [], []
+    with open_text(path) as handle:
+        try:
+            for number, alignment in enumerate(Align.parse(handle, 'stockholm'), start=1):
+                accession = alignment.annotations.get('accession')
+                if not accession:
+                    raise DataError(f'{path}: alignment {number} has no "#=GF AC" line')
+                for record in alignment.sequences:
+                    sequences.append(str(record.seq).replace('-', '').replace('.', ''))
+                    families.append(accession.strip().rstrip(';'))
+        except (ValueError, KeyError) as err:
+            if isinstance(err, DataError):
+                raise
+            raise DataError(f'{path}: malformed Stockholm: {str(err).splitlines()[0]}') from None
+    if not sequences:
+        raise DataError(f'{path}: no Stockholm alignment found')
+    return pd.DataFrame({'sequence': sequences, 'family': families})
+
+
+def detect_format(path):
+    """Guess an input's format from its layout, name or first line."""
+    if os.path.isdir(path):
+        return 'kaggle'
+    name = path.lower().removesuffix('.gz')
+    for suffixes, fmt in ((('.csv',), 'csv'), (('.tsv', '.tab'), 'tsv'),
+                          (('.fa', '.fasta', '.faa', '.fas'), 'fasta'),
+                          (('.sto', '.stk', '.stockholm', '.seed'), 'stockholm')):
+        if name.endswith(suffixes):
+            return fmt
+    with open_text(path) as handle:
+        first = handle.readline()
+    if first.startswith('>'):
+        return 'fasta'
+    if first.startswith('# STOCKHOLM'):
+        return 'stockholm'
+    if 'family_accession' in first:
+        return 'tsv' if '\t' in first else 'csv'
+    raise DataError(f'{path}: unknown format (not CSV/TSV with sequence,family_accession columns, '
+                    'FASTA, Stockholm, or a Kaggle split directory); choose one with --format')
+
+
+def read_records(path, fmt='auto'):
+    """Read one input into a DataFrame with columns ``sequence`` and ``family`` (accession)."""
+    if not os.path.exists(path):
+        raise DataError(f'{path}: no such file or directory')
+    if fmt == 'auto':
+        fmt = detect_format(path)
+    readers = {'csv': lambda p: _read_table(p, ','), 'tsv': lambda p: _read_table(p, '\t'),
+               'kaggle': _read_kaggle, 'fasta': _read_fasta, 'stockholm': _read_stockholm}
+    if fmt not in readers:
+        raise DataError(f'unknown format {fmt!r}; choose one of {", ".join(FORMATS)}')
+    frame = readers[fmt](path)
+    frame['sequence'] = frame['sequence'].str.strip().str.upper()
+    frame['family'] = frame['family'].str.strip()
+    empty = frame['sequence'].eq('') | frame['family'].eq('')
+    if empty.any():
+        raise DataError(f'{path}: record {int(np.argmax(empty.to_numpy()))} has an empty '
+                        'sequence or family')
+    return frame
+
+
+def read_family_list(path):
+    """Accessions, one a line; blank lines and ``#`` comments are skipped."""
+    if not os.path.isfile(path):
+        raise DataError(f'{path}: family list not found')
+    with open_text(path) as handle:
+        families = [line.split('#')[0].strip() for line in handle]
+    families = [f for f in families if f]
+    if not families:
+        raise DataError(f'{path}: the family list is empty')
+    return families
+
