@@ -1,17 +1,47 @@
 #!/bin/bash
-# GRU over the 5 rotations as a SLURM array: sbatch batch_gru.sh
-# Rerun only failed/missing rotations:
-#   sbatch --array=$(python job_control.py @args_gru.txt --exp_type rotations --missing) batch_gru.sh
+# GRU over the 5 rotations as a SLURM array:  sbatch batch_gru.sh   (from the repository root)
+#   From elsewhere:   /path/to/repo/submit.sh gru [sbatch options] [-- hw6_base.py arguments]
+#   Results go to $PFAM_RESULTS (default results/cluster), logs to results/logs/.
+#   Rerun only the rotations without a result (none missing: nothing is submitted):
+#     idx=$(python job_control.py @args_gru.txt --exp_type rotations --results_path results/cluster --missing) && sbatch --array=$idx batch_gru.sh
 # Outside SLURM: bash batch_gru.sh (index from SLURM_ARRAY_TASK_ID, else EXP_INDEX, else 0).
 #SBATCH --job-name=pfam_gru
-#SBATCH --partition=normal
-#SBATCH --cpus-per-task=4
-#SBATCH --mem=8G
-#SBATCH --time=02:00:00
 #SBATCH --array=0-4
 #SBATCH --output=results/logs/%x_%A_%a.out
 #SBATCH --error=results/logs/%x_%A_%a.err
+#SBATCH --open-mode=append
 #SBATCH --requeue
 #SBATCH --signal=B:TERM@120
-# GPU node instead: add  #SBATCH --gres=gpu:1  (the driver uses a GPU when it sees one)
-exec bash "${SLURM_SUBMIT_DIR:-$(dirname "$0")}/batch_common.sh" args_gru.txt "$@"
+# Site-specific resources: none is active, so the cluster's defaults apply. Adapt and enable
+# (## -> #) or give them on the command line (sbatch -p gpu --time=04:00:00 batch_gru.sh).
+# Assumed below: one rotation of the reference experiment (25 epochs) took 2-5 minutes on 2 CPU
+# cores (REPORT.md), so 4 CPUs, 8G and 2 hours leave a wide margin; a GPU is used when visible.
+##SBATCH --partition=normal
+##SBATCH --account=myaccount
+##SBATCH --cpus-per-task=4
+##SBATCH --mem=8G
+##SBATCH --time=02:00:00
+##SBATCH --gres=gpu:1
+# SLURM runs a copy of this script from its spool directory, so $0 does not lead to the
+# repository: take $PFAM_HOME, else this script's directory (outside SLURM), else the directory
+# of the script that sbatch was given (scontrol's Command=), else the directory sbatch ran in.
+if [ -z "${PFAM_HOME:-}" ]; then
+    command=
+    if [ -n "${SLURM_JOB_ID:-}" ]; then
+        command=$(scontrol show job "$SLURM_JOB_ID" 2>/dev/null | sed -n 's/^ *Command=//p')
+    fi
+    case $command in /*|'') ;; *) command="${SLURM_SUBMIT_DIR:-.}/$command";; esac
+    while [ -n "$command" ] && [ ! -f "$command" ]; do              # drop the script's arguments
+        if [ "${command% *}" = "$command" ]; then command=; else command=${command% *}; fi
+    done
+    for PFAM_HOME in "$(dirname "$0")" "${command:+$(dirname "$command")}" "${SLURM_SUBMIT_DIR:-}"; do
+        [ -f "$PFAM_HOME/batch_common.sh" ] && break
+    done
+fi
+if [ ! -f "$PFAM_HOME/batch_common.sh" ]; then
+    echo "batch_gru.sh: error: cannot find the repository (batch_common.sh) in PFAM_HOME," \
+         "the script's or the submit directory: set PFAM_HOME=/path/to/repo" >&2
+    exit 2
+fi
+export PFAM_HOME=$(cd "$PFAM_HOME" && pwd)
+exec bash "$PFAM_HOME/batch_common.sh" args_gru.txt "$@"
