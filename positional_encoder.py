@@ -1,4 +1,6 @@
-"""Sinusoidal positional encoding as a serializable Keras 3 layer."""
+"""Sinusoidal positional encoding as a serializable Keras 3 layer (the course's constructor too)."""
+import numbers
+
 import keras
 from keras import ops
 
@@ -15,11 +17,21 @@ class PositionalEncoding(keras.layers.Layer):
     Computed on the fly from the input's own length with tensor ops (no loop over time), so the
     same layer serves fixed-length and variable-length (``None``) inputs, e.g. bucketed batches.
 
+    Two constructors, positionally or by keyword:
+
+    * the suite's: ``PositionalEncoding(combination_type='add', max_wavelength=10000.0)``;
+    * the course's: ``PositionalEncoding(max_steps, max_dims, combination_type='add',
+      dtype=tf.float32)``: inputs may be at most ``max_steps`` long, and ``max_dims`` is the
+      encoding width (for ``'add'`` it must equal the input width); `embedding` returns the
+      ``max_steps`` × ``max_dims`` table.
+
     Args:
         combination_type: ``'add'`` (default) adds the encoding to the input, keeping its width;
-            ``'concat'`` appends an encoding as wide as the input, doubling the feature width.
+            ``'concat'`` appends an encoding (as wide as the input, or ``max_dims``).
         max_wavelength: the longest wavelength of the sinusoids (10000 in the paper); it should be
             well above the longest sequence.
+        max_steps: (course) the longest input; None for any length.
+        max_dims: (course) the encoding width; None for the input's width.
         **kwargs: the usual `keras.layers.Layer` arguments (``name``, ``dtype`` ...).
 
     Call arguments:
@@ -34,10 +46,32 @@ class PositionalEncoding(keras.layers.Layer):
         (2, 5, 8)
         >>> PositionalEncoding('concat')(x).shape
         (2, 5, 16)
+        >>> PositionalEncoding(782, 8)(x).shape                  # the course's form
+        (2, 5, 8)
     """
 
-    def __init__(self, combination_type='add', max_wavelength=10000.0, **kwargs):
+    def __init__(self, *args, combination_type='add', max_wavelength=10000.0, max_steps=None,
+                 max_dims=None, **kwargs):
+        if args and isinstance(args[0], numbers.Integral) and not isinstance(args[0], bool):
+            # the course's positional form: (max_steps, max_dims, combination_type, dtype)
+            names = ('max_steps', 'max_dims', 'combination_type', 'dtype')
+        else:
+            names = ('combination_type', 'max_wavelength')
+        if len(args) > len(names):
+            raise TypeError(f'PositionalEncoding takes at most {len(names)} positional '
+                            f'arguments in this form ({", ".join(names)}), got {len(args)}')
+        given = dict(zip(names, args))
+        combination_type = given.pop('combination_type', combination_type)
+        max_wavelength = given.pop('max_wavelength', max_wavelength)
+        max_steps = given.pop('max_steps', max_steps)
+        max_dims = given.pop('max_dims', max_dims)
+        kwargs.update(given)                                   # dtype
         super().__init__(**kwargs)
+        for name, value in (('max_steps', max_steps), ('max_dims', max_dims)):
+            if value is not None and (not isinstance(value, numbers.Integral) or value < 1):
+                raise ValueError(f'{name} must be a positive integer or None, got {value!r}')
+        self.max_steps = None if max_steps is None else int(max_steps)
+        self.max_dims = None if max_dims is None else int(max_dims)
         if combination_type not in ('add', 'concat'):
             raise ValueError(f"combination_type must be 'add' or 'concat', got "
                              f'{combination_type!r}')
@@ -54,20 +88,42 @@ class PositionalEncoding(keras.layers.Layer):
         is_even = ops.equal(ops.arange(width) % 2, 0)[None, :]
         return ops.cast(ops.where(is_even, ops.sin(angles), ops.cos(angles)), self.compute_dtype)
 
+    def embedding(self):
+        """The course's table: (max_steps, max_dims) encoding values as a NumPy array."""
+        if self.max_steps is None or self.max_dims is None:
+            raise ValueError('embedding() needs max_steps and max_dims (the course constructor)')
+        return ops.convert_to_numpy(self.encoding(self.max_steps, self.max_dims))
+
+    def _width(self, input_width):
+        return input_width if self.max_dims is None else self.max_dims
+
+    def build(self, input_shape):
+        length, width = input_shape[1], input_shape[-1]
+        if self.combination_type == 'add' and self.max_dims is not None and width is not None \
+                and width != self.max_dims:
+            raise ValueError(f"combination_type='add' needs inputs {self.max_dims} wide "
+                             f'(max_dims), got {width}')
+        if self.max_steps is not None and length is not None and length > self.max_steps:
+            raise ValueError(f'inputs of {length} steps are longer than max_steps='
+                             f'{self.max_steps}')
+
     def call(self, inputs):
         shape = ops.shape(inputs)
-        width = inputs.shape[-1]
-        signal = self.encoding(shape[1], width)[None]                            # (1, T, C)
+        signal = self.encoding(shape[1], self._width(inputs.shape[-1]))[None]     # (1, T, C)
         if self.combination_type == 'add':
             return inputs + signal
-        return ops.concatenate([inputs, ops.broadcast_to(signal, shape)], axis=-1)
+        signal = ops.broadcast_to(signal, (shape[0], shape[1], self._width(inputs.shape[-1])))
+        return ops.concatenate([inputs, signal], axis=-1)
 
     def compute_output_shape(self, input_shape):
         if self.combination_type == 'add':
             return tuple(input_shape)
-        return (*input_shape[:-1], 2 * input_shape[-1])
+        width = self._width(input_shape[-1])
+        return (*input_shape[:-1], None if input_shape[-1] is None or width is None
+                else input_shape[-1] + width)
 
     def get_config(self):
         config = super().get_config()
-        config.update(combination_type=self.combination_type, max_wavelength=self.max_wavelength)
+        config.update(combination_type=self.combination_type, max_wavelength=self.max_wavelength,
+                      max_steps=self.max_steps, max_dims=self.max_dims)
         return config

@@ -168,7 +168,10 @@ def test_rotation_folds_follow_the_course_rule():
 def test_rotation_keys_dtypes_and_consistent_classes(demo_dir):
     rotations = [pfam_loader.load_rotation(demo_dir, r, 'T') for r in range(5)]
     for r, dat in enumerate(rotations):
-        assert set(dat) == set(pfam_loader.ROTATION_KEYS)
+        assert set(dat) == set(pfam_loader.ROTATION_KEYS) | {'vocabulary', 'source'}
+        assert dat['vocabulary'] == pfam_loader.VOCABULARY and dat['source'] == 'dataset'
+        assert all(type(dat[key]) is int for key in ('rotation', 'len_max', 'n_tokens',
+                                                      'n_classes'))
         assert dat['rotation'] == r and dat['n_tokens'] == 26 and dat['n_classes'] == 6
         for split in ('train', 'valid', 'test'):
             ins, outs = dat[f'ins_{split}'], dat[f'outs_{split}']
@@ -183,14 +186,17 @@ def test_rotation_keys_dtypes_and_consistent_classes(demo_dir):
     assert rotations[1]['ins_valid'].tolist() == rotations[0]['ins_test'].tolist()
 
 
-def test_pickle_round_trip_matches_fold_csv(demo_dir):
+def test_rotation_matches_fold_csv_and_course_pickles_round_trip(demo_dir, tmp_path):
     dat = pfam_loader.load_rotation(demo_dir, 2, 'T')
     test_fold = pd.read_csv(pfam_loader.fold_path(demo_dir, 1, 'T'))     # rotation 2 tests fold 1
     assert [pfam_loader.decode(row) for row in dat['ins_test']] == test_fold['string'].tolist()
     assert [dat['out_index_word'][int(i)] for i in dat['outs_test'][:, 0]] == \
         test_fold['label'].tolist()
-    with open(pfam_loader.rotation_path(demo_dir, 2, 'T'), 'rb') as f:
-        assert pickle.load(f)['len_max'] == dat['len_max']
+    pfam_loader.save_data_sets(demo_dir, str(tmp_path), version='T')     # the course's pickles
+    with open(pfam_loader.rotation_path(str(tmp_path), 2, 'T'), 'rb') as f:
+        saved = pickle.load(f)
+    assert saved['len_max'] == dat['len_max']
+    np.testing.assert_array_equal(saved['ins_test'], dat['ins_test'])
 
 
 def test_load_rotation_missing_file_says_how_to_build(tmp_path):
@@ -283,9 +289,11 @@ def test_cli_demo_builds_everything(tmp_path):
     result = _cli('demo', '--out', str(tmp_path), '--families', '5', '--version', 'D')
     assert result.returncode == 0, result.stderr
     names = set(os.listdir(tmp_path))
-    assert {f'pfamD_rotation_{r}.pkl' for r in range(5)} <= names
-    assert {f'pfamD_fold_{k}.csv' for k in range(5)} <= names
-    assert 'rotation 4:' in result.stderr                 # progress output
+    assert {f'pfamD_fold_{k}.csv' for k in range(5)} | {'pfamD_metadata.json'} <= names
+    assert not [name for name in names if name.endswith('.pkl')]   # nothing padded, no pickle
+    assert 'wrote 5 folds' in result.stderr                 # progress output
+    again = _cli('demo', '--out', str(tmp_path), '--families', '5', '--version', 'D')
+    assert again.returncode == 2 and 'pass --force' in again.stderr
 
 
 # ---------------------------------------------------------------- the real benchmark
