@@ -27,12 +27,15 @@ model carries an explicit boolean mask derived from the tokens through every dow
 The same sequence therefore gets the same prediction whether it is padded to its bucket or to
 ``len_max`` (checked by the tests).
 """
+import operator
 import os
 import weakref
 
 import keras
+import numpy as np
 from keras import layers, ops
 
+import pfam_loader
 from positional_encoder import PositionalEncoding
 
 MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
@@ -117,6 +120,13 @@ def _masked_average_pool(x, mask, pool_size, name):
     return x, DownsampleMask(pool_size, name=f'{name}_mask')(mask)
 
 
+def _as_int(value, what):
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f'{what} must be an integer, got {value!r}') from None
+
+
 def _as_list(value, n, what):
     """A scalar means the same value for each of ``n`` modules; a list must have ``n`` entries."""
     if isinstance(value, (list, tuple)):
@@ -183,6 +193,9 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f'model_type must be one of {", ".join(MODEL_TYPES)}, got {model_type!r}')
+    # NumPy integers (course pickles hold np.int64 scalars) are accepted as the ints they are.
+    n_tokens, n_classes = _as_int(n_tokens, 'n_tokens'), _as_int(n_classes, 'n_classes')
+    len_max = None if len_max is None else _as_int(len_max, 'len_max')
     if not 0 < n_embeddings < n_tokens:
         raise ValueError(f'n_embeddings must be in 1..n_tokens-1 = {n_tokens - 1} (fewer '
                          f'embeddings than tokens), got {n_embeddings}')
@@ -320,8 +333,47 @@ _FORWARD = weakref.WeakKeyDictionary()
 
 def load_model(path):
     """`keras.models.load_model` with this module's custom layers registered (importing
-    `network` is what registers them; PositionalEncoding comes with it)."""
-    return keras.models.load_model(path)
+    `network` is what registers them; PositionalEncoding comes with it).
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        ValueError: a file that exists but cannot be loaded (empty, truncated or corrupt copy,
+            another format), with the reason; Keras itself says "File not found" for those.
+    """
+    import zipfile
+    if not os.path.exists(path):
+        raise FileNotFoundError(f'{path}: no such model file')
+    if os.path.isdir(path):
+        reason = 'a directory'
+    elif path.endswith('.keras') and not zipfile.is_zipfile(path):
+        size = os.path.getsize(path)
+        reason = 'an empty file' if size == 0 else f'not a zip archive, {size:,} bytes: truncated?'
+    else:
+        try:
+            return keras.models.load_model(path)
+        except Exception as err:                     # zip, HDF5, JSON and config errors alike
+            detail = ' '.join(str(err).split())[:120]
+            reason = f'{type(err).__name__}: {detail}' if detail else type(err).__name__
+    raise ValueError(f'{path}: not a readable Keras model ({reason}); retrain or re-copy it')
+
+
+def model_fingerprint(model):
+    """A short hash that identifies a model's weights: the output width, then the SHA-256 of
+    every weight's shape, dtype and values in order, e.g. ``'46:3f2a9c0d1e2b4c5d'``.
+
+    The same after ``model.save`` and `load_model`; any retraining changes it. hw6_base.py
+    records it in ``{name}_meta.json`` so that predict.py can refuse the metadata of another
+    model.
+    """
+    import hashlib
+
+    import numpy as np
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        values = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f'{values.shape}{values.dtype.str}'.encode())
+        digest.update(values.tobytes())
+    return f'{model.output_shape[-1]}:{digest.hexdigest()[:16]}'
 
 
 def predict_probabilities(model, ins, batch=128, verbose=0):
@@ -334,18 +386,17 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
 
     Args:
         model: a model from `build_model` (or loaded from its ``.keras`` file).
-        ins: (N, T) right-padded uint8/int tokens.
+        ins: (N, T) uint8/int tokens; right padding expected, rows padded on the left (the
+            course's ``pad_sequences`` default) are shifted to the right first, so no residue is
+            trimmed away.
         batch: sequences per batch (128 is fastest on a 2-core CPU for the reference models).
         verbose: 1 shows a progress bar.
 
     Returns:
         float32 array (N, n_classes).
     """
-    import numpy as np
-    import tensorflow as tf
-
-    import pfam_loader
-    ins = np.asarray(ins)
+    import tensorflow as tf                     # deferred: the builder is backend-neutral Keras
+    ins = pfam_loader.right_padded(np.asarray(ins))
     width = model.input_shape[1]
     if width is not None:
         fixed = np.zeros((len(ins), width), dtype=np.int32)

@@ -40,3 +40,36 @@ def real_dir(tmp_path_factory):
     pfam_loader.build_dataset([REAL_CSV], str(out), 'B',
                               families=pfam_loader.read_family_list(REAL_FAMILIES))
     return str(out)
+
+
+@pytest.fixture(scope='session')
+def course_folds():
+    """5 folds (DataFrames ``string``, ``label``) of 6 synthetic families with Pfam-style
+    accessions; fold 4 (the test fold of rotation 0) holds a sequence longer than any of folds
+    0-2, so the course's rotation 0 truncates it."""
+    import numpy as np
+    frame = pfam_loader.make_demo_records(n_families=6, seed=4, min_count=20, max_count=30)
+    frame['label'] = [f'PF{int(f[4:]) * 7 + 100:05d}.{f[-1]}' for f in frame['family_accession']]
+    # random folds: family frequencies, hence the course's class order, differ per rotation
+    frame['fold'] = np.random.default_rng(0).integers(0, 5, len(frame))
+    long = frame['sequence'][0] * (2 + 400 // len(frame['sequence'][0]))
+    frame.loc[len(frame)] = [long, 'x', frame['label'][0], 4]
+    return [frame[frame['fold'] == k].rename(columns={'sequence': 'string'})[['string', 'label']]
+            .reset_index(drop=True) for k in range(5)]
+
+
+@pytest.fixture(scope='session')
+def course_dir(course_folds, tmp_path_factory):
+    """A course directory, version 'B': fold CSVs and rotation pickles."""
+    from course_format import write_course_dir
+    out = str(tmp_path_factory.mktemp('course'))
+    write_course_dir(course_folds, out, 'B')
+    return out
+
+
+@pytest.fixture(scope='session')
+def course_pickles_2022(course_folds, tmp_path_factory):
+    """A 2022 course directory: pfam_rotation_{r}.pkl without n_classes, and no fold CSVs."""
+    from course_format import write_course_dir
+    out = str(tmp_path_factory.mktemp('course2022'))
+    return out, write_course_dir(course_folds, out, '', vintage=2022, csvs=False)

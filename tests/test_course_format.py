@@ -1,0 +1,229 @@
+"""The course's data directories and student code work unchanged (both vintages, left padding,
+frequency-ranked tokens, 1-based class maps, np.int64 scalars, per-rotation len_max)."""
+import os
+import pickle
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import hw6_base
+import network
+import pfam_loader
+from conftest import ROOT
+from course_format import course_rotation
+from positional_encoder import PositionalEncoding
+
+TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
+        '16', '--attention_heads', '2', '--key_dim', '8', '--dense_units', '16', '--batch', '16',
+        '--verbose', '0', '--epochs', '1', '--steps_per_epoch', '2']
+
+
+def _residues(ins):
+    return int(np.count_nonzero(np.asarray(ins)))
+
+
+def _names_per_row(dat, split):
+    index_word = dat['out_index_word']
+    first = 0 if 0 in index_word else 1
+    return [pfam_loader.canonical_label(index_word[int(k) + first])
+            for k in np.asarray(dat[f'outs_{split}']).reshape(-1)]
+
+
+# ---------------------------------------------------------------- the fixture is the course's
+def test_fixture_follows_the_course_format(course_dir, course_folds):
+    with open(os.path.join(course_dir, 'pfamB_rotation_0.pkl'), 'rb') as f:
+        raw = pickle.load(f)
+    assert isinstance(raw['len_max'], np.int64) and isinstance(raw['n_tokens'], np.int64)
+    assert raw['ins_train'].dtype == np.int32 and raw['ins_train'][:, 0].min() == 0   # 'pre'
+    assert min(raw['out_index_word']) == 1 and raw['outs_train'].min() == 0
+    assert all(name.startswith('pf') for name in raw['out_word_index'])
+    longest_test = max(map(len, course_folds[4]['string']))
+    assert longest_test > raw['len_max']                      # the course cut that row
+    other = course_rotation(course_folds, 1)
+    assert other['out_index_word'] != raw['out_index_word']         # order differs per rotation
+
+
+# ---------------------------------------------------------------- load_rotation
+def test_course_dir_with_fold_csvs_is_retokenized_losslessly(course_dir, course_folds):
+    rotations = [pfam_loader.load_rotation(course_dir, r, 'B') for r in range(5)]
+    classes = sorted(set(course_folds[0]['label']))
+    for r, dat in enumerate(rotations):
+        assert dat['source'] == 'course fold CSVs' and dat['vocabulary'] == pfam_loader.VOCABULARY
+        assert all(type(dat[k]) is int for k in ('len_max', 'n_tokens', 'n_classes', 'rotation'))
+        assert [dat['out_index_word'][i] for i in range(dat['n_classes'])] == classes
+        test_fold = course_folds[(r + 4) % 5]
+        assert [pfam_loader.decode(row) for row in dat['ins_test']] == \
+            test_fold['string'].tolist()                      # every residue, right-padded
+        assert [dat['out_index_word'][int(k)] for k in dat['outs_test'][:, 0]] == \
+            test_fold['label'].tolist()
+        assert pfam_loader.padding_rows(dat['ins_train']).size == 0
+
+
+def test_course_pickles_alone_load_with_canonical_classes(course_pickles_2022):
+    basedir, raw_rotations = course_pickles_2022
+    rotations = [pfam_loader.load_rotation(basedir, r) for r in range(5)]   # version '' default
+    for raw, dat in zip(raw_rotations, rotations):
+        assert dat['source'] == 'course pickle' and dat['vocabulary'] is None
+        assert all(type(dat[k]) is int for k in ('len_max', 'n_tokens', 'n_classes', 'rotation'))
+        assert dat['n_classes'] == len(raw['out_index_word'])               # 2022: no n_classes
+        assert dat['out_index_word'] == rotations[0]['out_index_word']      # same in every one
+        assert all(name.startswith('PF') for name in dat['out_index_word'].values())
+        for split in ('train', 'valid', 'test'):
+            ours, theirs = dat[f'ins_{split}'], raw[f'ins_{split}']
+            assert _residues(ours) == _residues(theirs)                   # nothing dropped
+            assert pfam_loader.padding_rows(ours).size == 0                # right-padded
+            np.testing.assert_array_equal(ours[:, 0] != 0, theirs.any(axis=1))
+            assert _names_per_row(dat, split) == _names_per_row(raw, split)
+        assert dat['n_tokens'] == int(raw['n_tokens'])
+
+
+@pytest.mark.parametrize('content', [b'', b'\x80\x04\x95 truncated', os.urandom(64),
+                                     pickle.dumps(7), pickle.dumps({'ins_train': 1})])
+def test_bad_course_pickles_are_one_line_errors(tmp_path, content):
+    (tmp_path / 'pfamB_rotation_0.pkl').write_bytes(content)
+    with pytest.raises(pfam_loader.DataError, match='pfamB_rotation_0.pkl: not a'):
+        pfam_loader.load_rotation(str(tmp_path), 0, 'B')
+    result = subprocess.run([sys.executable, 'hw6_base.py', '--dataset', str(tmp_path),
+                             '--version', 'B', '--results_path', str(tmp_path / 'r')],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith('hw6_base.py: error: ')
+
+
+def test_missing_version_names_the_versions_present(course_dir):
+    with pytest.raises(FileNotFoundError, match="versions present: 'B'"):
+        pfam_loader.load_rotation(course_dir, 0)                # course default version ''
+
+
+# ---------------------------------------------------------------- tf.data and inference
+def test_left_padded_arrays_lose_no_residue_in_bucketed_datasets(course_pickles_2022):
+    _, raw_rotations = course_pickles_2022
+    raw = raw_rotations[0]                                      # left-padded, as the course has it
+    train, valid, test = pfam_loader.create_tf_datasets(raw, batch=8, bucket=True)
+    assert sum(_residues(x) for x, _ in train) == _residues(raw['ins_train'])
+    assert sum(_residues(x) for x, _ in test) == _residues(raw['ins_test'])
+
+
+def test_positional_call_has_the_course_semantics(course_dir):
+    dat = pfam_loader.load_rotation(course_dir, 0, 'B')
+    train, valid, _ = pfam_loader.create_tf_datasets(dat, 4, None, None, False, False)
+    batches = list(train)
+    assert batches[0][0].shape == (4, dat['len_max'])          # padded to len_max, batch 4
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), dat['outs_train'])
+    shuffled, _, _ = pfam_loader.create_tf_datasets(dat, 4, -1, 1000, True, True)
+    first = [y.numpy()[:, 0].tolist() for _, y in shuffled.take(len(batches))]
+    assert first != [y.numpy()[:, 0].tolist() for _, y in batches]   # shuffled, repeating
+    assert shuffled.cardinality() == -1                              # infinite
+
+
+def test_predictions_ignore_which_side_the_padding_is_on(course_dir):
+    dat = pfam_loader.load_rotation(course_dir, 0, 'B')
+    model = network.build_model('gru', dat['n_tokens'], dat['n_classes'], n_embeddings=8,
+                                conv_filters=8, rnn_units=[8, 8], dense_units=[8])
+    right = dat['ins_test'][:20]
+    width = right.shape[1]
+    left = np.zeros_like(right)
+    for i, row in enumerate(right):
+        tokens = row[row != 0]
+        left[i, width - len(tokens):] = tokens
+    np.testing.assert_allclose(network.predict_probabilities(model, left),
+                               network.predict_probabilities(model, right), atol=1e-6)
+
+
+def test_builder_accepts_numpy_integers(course_pickles_2022):
+    _, raw_rotations = course_pickles_2022
+    raw = raw_rotations[0]
+    model = network.build_model('mha', raw['n_tokens'], np.int64(6), raw['len_max'],
+                                n_embeddings=8, conv_filters=8, attention_heads=[2], key_dim=4,
+                                dense_units=[8])
+    assert model.input_shape == (None, int(raw['len_max'])) and model.output_shape == (None, 6)
+
+
+# ---------------------------------------------------------------- the driver and convert
+@pytest.mark.parametrize('model_type', ['rnn', 'gru', 'lstm', 'mha'])
+def test_driver_trains_every_type_on_a_course_dir(course_dir, course_folds, tmp_path, model_type):
+    status = hw6_base.main(['--dataset', course_dir, '--version', 'B', '--results_path',
+                            str(tmp_path), '--model_type', model_type, '--rotation', '2', *TINY])
+    assert status == 0
+    with open(tmp_path / f'{model_type}_rot2_results.pkl', 'rb') as f:
+        result = pickle.load(f)
+    assert result['class_names'] == sorted(set(course_folds[0]['label']))
+    test_labels = course_folds[1]['label'].tolist()                  # rotation 2 tests fold 1
+    assert [result['class_names'][k] for k in result['outs_test'][:, 0]] == test_labels
+
+
+def test_pickle_only_model_has_no_letter_map(course_pickles_2022, tmp_path):
+    basedir, _ = course_pickles_2022
+    status = hw6_base.main(['--dataset', basedir, '--version', '', '--results_path',
+                            str(tmp_path), '--model_type', 'gru', *TINY])
+    assert status == 0
+    import json
+    meta = json.load(open(tmp_path / 'gru_rot0_meta.json'))
+    assert meta['vocabulary'] is None and meta['class_names'][0].startswith('PF')
+
+
+def test_convert_writes_an_equivalent_suite_dataset(course_dir, tmp_path):
+    out = str(tmp_path / 'converted')
+    assert pfam_loader.main(['convert', '--input', course_dir, '--out', out]) == 0
+    ours = pfam_loader.load_rotation(out, 3, 'B')
+    theirs = pfam_loader.load_rotation(course_dir, 3, 'B')
+    assert ours['source'] == 'dataset'
+    for key in ('ins_train', 'outs_train', 'ins_test', 'outs_test'):
+        np.testing.assert_array_equal(ours[key], theirs[key])
+    assert ours['out_index_word'] == theirs['out_index_word']
+    empty = tmp_path / 'pickles_only'
+    empty.mkdir()
+    (empty / 'pfamB_rotation_0.pkl').write_bytes(b'')
+    result = subprocess.run([sys.executable, 'pfam_loader.py', 'convert', '--input', str(empty),
+                             '--out', str(tmp_path / 'x')], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 2 and 'needs the fold CSVs' in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- PositionalEncoding
+def _closed_form(steps, dims):
+    p, i = np.arange(steps)[:, None], np.arange(dims)[None, :]
+    angle = p / 10000 ** ((i // 2 * 2) / dims)
+    return np.where(i % 2 == 0, np.sin(angle), np.cos(angle))
+
+
+@pytest.mark.parametrize('make', [lambda: PositionalEncoding(782, 16),
+                                  lambda: PositionalEncoding(max_steps=782, max_dims=16),
+                                  lambda: PositionalEncoding(782, 16, 'add', 'float32')])
+def test_course_constructor_and_embedding(make):
+    layer = make()
+    np.testing.assert_allclose(layer.embedding(), _closed_form(782, 16), atol=2e-5)
+    x = np.random.default_rng(0).normal(size=(2, 30, 16)).astype('float32')
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)),
+                               x + _closed_form(30, 16), atol=2e-5)
+
+
+def test_course_concat_appends_max_dims_and_both_forms_reload(tmp_path):
+    x = np.zeros((1, 12, 8), dtype='float32')
+    assert PositionalEncoding(3934, 4, 'concat')(x).shape == (1, 12, 12)
+    assert PositionalEncoding('concat')(x).shape == (1, 12, 16)
+    with pytest.raises(ValueError, match='max_dims'):
+        PositionalEncoding(782, 16)(x)
+    for layer in (PositionalEncoding(782, 8), PositionalEncoding('add')):
+        inputs = keras.Input((None,))
+        model = keras.Model(inputs, layer(keras.layers.Embedding(26, 8)(inputs)))
+        model.save(tmp_path / 'm.keras')
+        again = keras.models.load_model(tmp_path / 'm.keras')
+        tokens = np.arange(1, 11)[None]
+        np.testing.assert_allclose(again.predict(tokens, verbose=0),
+                                   model.predict(tokens, verbose=0), atol=1e-6)
+        assert again.layers[-1].get_config()['max_steps'] == layer.max_steps
+
+
+def test_fold_files_of_the_course_read_as_dataframes(course_dir, course_folds):
+    frame = pfam_loader.load_pfam_file(course_dir, 2, 'B')
+    assert list(frame.columns) == ['string', 'label'] and len(frame) == len(course_folds[2])
+    frames = pfam_loader.load_pfam_dataset(course_dir, rotation=1, version='B')
+    assert [len(frames[s]) for s in ('train', 'valid', 'test')] == \
+        [sum(len(course_folds[k]) for k in (1, 2, 3)), len(course_folds[4]), len(course_folds[0])]
+    assert isinstance(frames['valid'], pd.DataFrame)
