@@ -55,22 +55,49 @@ def _read_fasta(path):
 
 
 def _read_stockholm(path):
-    """Stockholm (``Pfam-A.seed`` style): family from ``#=GF AC``, gaps removed."""
-    from Bio import Align
+    """Stockholm (``Pfam-A.seed`` style, interleaved blocks included): family from ``#=GF AC``,
+    gaps removed. Every alignment needs its ``# STOCKHOLM`` header and its closing ``//``: a file
+    cut short is an error, not a silently missing family."""
     sequences, families = [], []
+    alignment = None          # {'number', 'line', 'accession', 'rows': {name: [pieces]}} inside
+
+    def close(alignment):
+        if not alignment['accession']:
+            raise DataError(f'{path}: alignment {alignment["number"]} (line {alignment["line"]}) '
+                            'has no "#=GF AC" line')
+        for pieces in alignment['rows'].values():
+            sequences.append(''.join(pieces).replace('-', '').replace('.', ''))
+            families.append(alignment['accession'])
+
+    number = 0
     with open_text(path) as handle:
-        try:
-            for number, alignment in enumerate(Align.parse(handle, 'stockholm'), start=1):
-                accession = alignment.annotations.get('accession')
-                if not accession:
-                    raise DataError(f'{path}: alignment {number} has no "#=GF AC" line')
-                for record in alignment.sequences:
-                    sequences.append(str(record.seq).replace('-', '').replace('.', ''))
-                    families.append(accession.strip().rstrip(';'))
-        except (ValueError, KeyError) as err:
-            if isinstance(err, DataError):
-                raise
-            raise DataError(f'{path}: malformed Stockholm: {str(err).splitlines()[0]}') from None
+        for line_number, line in enumerate(handle, start=1):
+            line = line.rstrip('\r\n')
+            if line.startswith('# STOCKHOLM'):
+                if alignment is not None:
+                    raise DataError(f'{path}: line {line_number}: a new "# STOCKHOLM" header '
+                                    f'before the "//" that closes alignment {alignment["number"]}')
+                number += 1
+                alignment = {'number': number, 'line': line_number, 'accession': None,
+                             'rows': {}}
+            elif alignment is None:
+                if line.strip():
+                    raise DataError(f'{path}: line {line_number}: expected a "# STOCKHOLM 1.0" '
+                                    f'header, got {line[:40]!r}')
+            elif line.startswith('//'):
+                close(alignment)
+                alignment = None
+            elif line.startswith('#=GF AC'):
+                alignment['accession'] = line[len('#=GF AC'):].strip().rstrip(';')
+            elif line.strip() and not line.startswith('#'):
+                fields = line.split()
+                if len(fields) != 2:
+                    raise DataError(f'{path}: line {line_number}: expected "name sequence", got '
+                                    f'{line[:40]!r}')
+                alignment['rows'].setdefault(fields[0], []).append(fields[1])   # blocks join
+    if alignment is not None:
+        raise DataError(f'{path}: alignment {alignment["number"]} (line {alignment["line"]}) has '
+                        'no closing "//": is the file truncated?')
     if not sequences:
         raise DataError(f'{path}: no Stockholm alignment found')
     return pd.DataFrame({'sequence': sequences, 'family': families})
