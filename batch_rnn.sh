@@ -39,8 +39,8 @@ if [ -z "${PFAM_HOME:-}" ]; then
     done
 fi
 if [ ! -f "$PFAM_HOME/batch_common.sh" ]; then
-    echo "batch_rnn.sh: error: cannot find the repository (batch_common.sh) in PFAM_HOME," \
-         "the script's or the submit directory: set PFAM_HOME=/path/to/repo" >&2
+    echo "batch_rnn.sh: error: no batch_common.sh in PFAM_HOME='$PFAM_HOME', the submitted" \
+         "script's or the submit directory: set PFAM_HOME=/path/to/the/repository" >&2
     exit 2
 fi
 export PFAM_HOME=$(cd "$PFAM_HOME" && pwd)
