@@ -15,7 +15,8 @@ PFAM_ACCESSION = re.compile(r'\b(PF\d{5}(?:\.\d+)?)\b')
 def _read_table(path, sep):
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
+            OSError) as err:
         raise DataError(f'{path}: cannot read as a table: {str(err).splitlines()[0]}') from None
     missing = {'sequence', 'family_accession'} - set(frame.columns)
     if missing:

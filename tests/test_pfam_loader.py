@@ -270,6 +270,7 @@ def _cli(*args, cwd=ROOT):
                 '--out', str(d)], 'not in the data: PF99999'),
     (lambda d: ['build', '--input', str(d / 'x.csv'), '--out', str(d)], 'fewer than 5 folds'),
     (lambda d: ['build', '--input', str(d / 'bad.fa'), '--out', str(d)], 'no Pfam accession'),
+    (lambda d: ['build', '--input', str(d / 'zero.csv'), '--out', str(d)], 'cannot read as a'),
 ])
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, make_args, message):
     _write_fixture(str(tmp_path / 'x.csv'), 'csv')
@@ -277,6 +278,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, make_args, message):
     (tmp_path / 'empty.txt').write_text('# no families\n\n')
     (tmp_path / 'absent.txt').write_text('PF99999\n')
     (tmp_path / 'bad.fa').write_text('>no accession here\nACDE\n')
+    (tmp_path / 'zero.csv').write_bytes(b'')
     result = _cli(*make_args(tmp_path))
     assert result.returncode == 2
     assert message in result.stderr
