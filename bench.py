@@ -99,10 +99,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     try:
-        if args.quick or not os.path.isfile(pfam_loader.rotation_path(args.dataset, 0,
-                                                                      args.version)):
+        if args.quick or args.version not in pfam_loader.versions_in(args.dataset):
             if not args.quick:
-                pfam_loader.log(f'{args.dataset}: no rotations; benchmarking the demo data')
+                pfam_loader.log(f'{args.dataset}: no dataset {args.version!r}; benchmarking the '
+                                'demo data')
             pfam_loader.ensure_demo(pfam_loader.DEMO_BASEDIR, args.version)
             basedir = pfam_loader.DEMO_BASEDIR
         else:
