@@ -3,51 +3,94 @@
     python hw6_base.py --demo --model_type gru --rotation 0 --epochs 3      # about a minute, CPU
     python hw6_base.py @args_mha.txt --exp_type rotations --exp_index 2    # what sbatch runs
 
-Writes, under ``--results_path`` (names from `job_control.experiment_name`):
+Writes, under ``--results_path`` (names from `job_control.experiment_name`), once the run has
+finished (with ``--force``, the artefacts of an earlier run stay untouched until then):
 
-* ``{name}_results.pkl`` (atomically): args, full history, test accuracy/loss, test
-  probabilities aligned with ``outs_test``, epoch times, parameter count ... (`RESULT_KEYS`);
+* ``{name}_results.pkl`` (atomically, last): args, full history, test accuracy/loss, test
+  probabilities aligned with ``outs_test``, epoch times, parameter count ... (`RESULT_KEYS`).
+  A run is done when this file is complete (`job_control.result_is_complete`); an existing
+  complete result is skipped, an empty or unreadable one is trained again and replaced;
 * ``{name}.keras``: the model with the best validation accuracy, and ``{name}_meta.json``
   (class names, vocabulary) beside it for `predict.py`;
-* ``{name}_log.csv``: one row per epoch, appended as training goes;
-* ``{name}_run/``: resume state while the run is unfinished (deleted once the result is written).
-  A preempted, killed or SIGTERM'd run resumes from its last finished epoch when the same
-  command is run again: weights and optimizer from ``BackupAndRestore``, the history, the early
-  stopping state and the best weights so far from the log and the run directory. With
-  ``--lr_schedule plateau`` the learning rate comes back but ReduceLROnPlateau's wait counter
-  restarts; the default cosine schedule depends on the epoch only and resumes exactly.
+* ``{name}_log.csv``: one row per epoch;
+* ``{name}_run/``: the run while it is unfinished (deleted once the result is written): its
+  per-epoch log ``{name}_log.csv`` (a row appears once the epoch's checkpoint is safe on disk)
+  and checkpoints ``epoch{N}.weights.h5`` (weights and optimizer state after N epochs) +
+  ``epoch{N}.json`` (history, best epoch, dropout random state). Each is written to a temporary
+  file and renamed, the JSON last, and the previous one is kept, so a kill at any instant
+  (SIGKILL included) leaves a loadable checkpoint; an unreadable newest one is reported and
+  the one before it used; when none is readable the run stops with a one-line error.
+* ``{name}.lock`` while the run is going: an exclusive flock with the holder's pid and host, so
+  a second copy of the same configuration (a double-submitted array task) stops at once.
 
-Exit codes: 0 done (or already done), 2 bad arguments or data, 143 interrupted (rerun to resume).
+A preempted, killed or SIGTERM'd run resumes after its last finished epoch when the same command
+is run again, and reproduces the uninterrupted run: the weights, the optimizer state, the
+history, the early stopping state, the best epoch and the dropout random state come from the
+checkpoint, and the training batches form one seeded stream of which epoch ``e`` takes batches
+``e * steps`` onwards (a resumed run skips the batches of the finished epochs), so that epoch
+``e`` sees the same batches whether or not the run was interrupted before it. Floating-point
+results are identical on the same machine and thread count (up to TensorFlow's nondeterministic
+kernels, e.g. on GPUs). With ``--lr_schedule plateau`` the learning rate comes back but
+ReduceLROnPlateau's wait counter restarts; the default cosine schedule depends on the epoch only.
+
+Exit codes:
+  0   done (or already done, or --nogo);
+  1   an unexpected error (a traceback: a bug);
+  2   bad arguments or data, an unusable --results_path, unreadable resume state (one line);
+  3   the training loss became NaN or infinite: no result is written (lower --lr or set
+      --clipnorm); the checkpoint of the last finite epoch stays in ``{name}_run/``;
+  4   another live process runs the same configuration into the same --results_path;
+  143 interrupted (SIGTERM, Ctrl-C), at any moment from start-up on: rerun to resume.
 """
+import signal
+import sys
+
+
+class Interrupted(BaseException):
+    """Raised by the SIGTERM handler: the job is being preempted or cancelled. A BaseException,
+    like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it."""
+
+
+_early_sigterm = []
+
+
+def _record_early_sigterm(signum, frame):
+    _early_sigterm.append(signum)
+
+
+if __name__ == '__main__':       # SLURM may signal while the modules below load: note it for main
+    signal.signal(signal.SIGTERM, _record_early_sigterm)
+
+# (the imports below come after the early SIGTERM handler on purpose)
 import json
 import os
 import pickle
-import signal
+import re
 import socket
-import sys
 import time
 
 import numpy as np
-import pandas as pd
 
 import job_control
 import parser as arguments
 import pfam_loader
 
 MONITOR = 'val_sparse_categorical_accuracy'
-RESULT_KEYS = ('args', 'name', 'model_type', 'rotation', 'history', 'test_accuracy', 'test_loss',
-               'predict_test', 'outs_test', 'class_names', 'epoch_times', 'n_params',
-               'n_epochs', 'best_epoch', 'valid_accuracy', 'model_path', 'wall_time', 'hostname',
-               'device', 'dataset')
+RESULT_KEYS = job_control.RESULT_KEYS
+EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_LOCKED, EXIT_INTERRUPTED = 2, 3, 4, 143
 
 
-class Interrupted(Exception):
-    """Raised by the SIGTERM handler: the job is being preempted or cancelled."""
+class NonFiniteLoss(Exception):
+    """The training loss became NaN or infinite."""
 
 
-def fail(message):
+class ResumeError(ValueError):
+    """The run directory holds resume state that cannot be used."""
+
+
+def fail(message, status=EXIT_BAD_INPUT):
     print(f'hw6_base.py: error: {message}', file=sys.stderr, flush=True)
-    return 2
+    return status
 
 
 def model_hyperparameters(args):
@@ -93,12 +136,12 @@ def load_data(args):
     return pfam_loader.load_rotation(args.dataset, args.rotation, args.version)
 
 
-def read_log(path):
-    """The per-epoch CSV log as a Keras-style history dict (empty when there is none)."""
-    if not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return {}
-    frame = pd.read_csv(path)
-    return {column: frame[column].tolist() for column in frame.columns}
+def write_log(path, history):
+    """Write a history dict as the per-epoch CSV log (atomically; columns as CSVLogger's)."""
+    import pandas as pd
+    columns = ['epoch'] + sorted(key for key in history if key != 'epoch')
+    frame = pd.DataFrame(history, columns=columns)
+    pfam_loader.atomic_write(path, lambda f: frame.to_csv(f, index=False), 'w')
 
 
 def _best_so_far(history, min_delta):
@@ -112,10 +155,103 @@ def _best_so_far(history, min_delta):
     return best, wait
 
 
-def make_callbacks(args, paths, history):
-    """Callbacks in the order they must run at each epoch end (the backup last, so that every
-    saved epoch is already in the log and the best-weights file)."""
+# ---------------------------------------------------------------- resume checkpoints
+CHECKPOINTS_KEPT = 2          # the newest and the one before, should the newest be unreadable
+_CHECKPOINT = re.compile(r'epoch(\d+)\.json')
+
+
+def _checkpoint_files(run_dir, epochs):
+    """(weights file, state file) of the checkpoint after ``epochs`` finished epochs."""
+    stem = os.path.join(run_dir, f'epoch{epochs:04d}')
+    return stem + '.weights.h5', stem + '.json'
+
+
+def _checkpoint_epochs(run_dir):
+    """Finished-epoch counts of the checkpoints in ``run_dir``, newest first."""
+    names = os.listdir(run_dir) if os.path.isdir(run_dir) else []
+    return sorted((int(match.group(1)) for match in map(_CHECKPOINT.fullmatch, names) if match),
+                  reverse=True)
+
+
+def _random_state_variables(model):
+    """The dropout layers' seed generator states (not in the weights file)."""
+    return [v for v in model.variables if v.name == 'seed_generator_state']
+
+
+def save_checkpoint(model, run_dir, state):
+    """Save the model (weights and optimizer state) and ``state`` (``epochs`` finished, their
+    ``history``, ``best_epochs`` = the checkpoint holding the best weights) as checkpoint
+    ``state['epochs']``, then delete the checkpoints no longer needed. Every file goes through a
+    temporary file and a rename, the state file last: a kill at any instant leaves this
+    checkpoint complete or the previous one in place."""
+    state['random_state'] = [v.numpy().tolist() for v in _random_state_variables(model)]
+    weights, meta = _checkpoint_files(run_dir, state['epochs'])
+    temporary = os.path.join(run_dir, f'.tmp{os.getpid()}.weights.h5')
+    model.save_weights(temporary)
+    os.replace(temporary, weights)
+    pfam_loader.atomic_write(meta, lambda f: json.dump(state, f), 'w')
+    _prune_checkpoints(run_dir)
+
+
+def _prune_checkpoints(run_dir):
+    """Delete all checkpoint files but those of the `CHECKPOINTS_KEPT` newest checkpoints and
+    the best-weights files they refer to (nothing when one of those cannot be read)."""
+    needed = set()
+    for epochs in _checkpoint_epochs(run_dir)[:CHECKPOINTS_KEPT]:
+        weights, meta = _checkpoint_files(run_dir, epochs)
+        try:
+            with open(meta) as f:
+                best = json.load(f)['best_epochs']
+        except (OSError, ValueError, KeyError):
+            return
+        needed |= {weights, meta, _checkpoint_files(run_dir, best)[0] if best else weights}
+    for name in os.listdir(run_dir):
+        path = os.path.join(run_dir, name)
+        if (_CHECKPOINT.fullmatch(name) or name.endswith('.weights.h5')) and path not in needed:
+            os.remove(path)
+
+
+def load_checkpoint(model, run_dir):
+    """Load the newest readable checkpoint of ``run_dir`` into ``model`` and return its state
+    (None when there is none). An unreadable newest checkpoint is reported and skipped for the
+    one before it; ResumeError when none can be loaded."""
+    if not _checkpoint_epochs(run_dir) and os.path.isdir(os.path.join(run_dir, 'backup')):
+        raise ResumeError(f'{run_dir} holds the resume state of an older hw6_base.py (backup/); '
+                          'finish the run with that version, or delete the folder to start over')
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)      # its state is in the checkpoint
+    problems = []
+    for epochs in _checkpoint_epochs(run_dir):
+        weights, meta = _checkpoint_files(run_dir, epochs)
+        try:
+            with open(meta) as f:
+                state = json.load(f)
+            if state['best_epochs']:              # must be loadable too: the final model
+                model.load_weights(_checkpoint_files(run_dir, state['best_epochs'])[0])
+            model.load_weights(weights)
+            for variable, value in zip(_random_state_variables(model), state['random_state'],
+                                       strict=True):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
+        except Exception as err:                  # truncated, corrupt, another configuration
+            problems.append(f'epoch {epochs}: {type(err).__name__}: {err}'.replace('\n', ' '))
+            continue
+        if problems:
+            print(f'{os.path.basename(run_dir)}: skipped unreadable newer checkpoint(s) '
+                  f'({"; ".join(problems)}); resuming from the one after epoch {epochs}',
+                  file=sys.stderr, flush=True)
+        return state
+    if problems:
+        raise ResumeError(f'the resume state in {run_dir} cannot be loaded ({"; ".join(problems)})'
+                          '; delete that folder to train this configuration from the start')
+    return None
+
+
+def make_callbacks(args, paths, state):
+    """Callbacks in the order they must run at each epoch end; the checkpoint last, so that it
+    holds what the others did at that epoch end (learning rate, early stopping). ``state`` is
+    the checkpoint state, updated in place at every epoch end."""
     import keras
+    history = state['history']
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -124,8 +260,27 @@ def make_callbacks(args, paths, history):
         def on_epoch_end(self, epoch, logs=None):
             logs['epoch_time'] = time.time() - self.started
 
+    class StopOnNonFiniteLoss(keras.callbacks.Callback):
+        """Raise NonFiniteLoss at the first NaN/inf loss, before anything saves that epoch."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._check(logs, ('loss',), f'epoch {self.epoch + 1}, batch {batch + 1}')
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._check(logs, ('loss', 'val_loss'), f'epoch {epoch + 1}')
+
+        @staticmethod
+        def _check(logs, keys, where):
+            for key in keys:
+                if key in (logs or {}) and not np.isfinite(float(logs[key])):
+                    raise NonFiniteLoss(f'the {"validation " if key != "loss" else ""}loss '
+                                        f'became {float(logs[key])} in {where}')
+
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-        """EarlyStopping whose best value and wait count come back from the log on resume."""
+        """EarlyStopping whose best value and wait count come back from the history."""
 
         def on_train_begin(self, logs=None):
             super().on_train_begin(logs)
@@ -133,14 +288,23 @@ def make_callbacks(args, paths, history):
             if best is not None:
                 self.best, self.wait = best, wait
 
-    callbacks = [EpochTimer(), keras.callbacks.TerminateOnNaN()]
+    class Checkpoint(keras.callbacks.Callback):
+        """At each epoch end: the epoch into the history, a checkpoint, then the CSV log."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            best, _ = _best_so_far(history, 0)
+            for key, value in {'epoch': epoch, **logs}.items():
+                history.setdefault(key, []).append(float(value) if key != 'epoch' else value)
+            if best is None or logs[MONITOR] > best:
+                state['best_epochs'] = epoch + 1
+            state['epochs'] = epoch + 1
+            save_checkpoint(self.model, paths['run_dir'], state)
+            write_log(paths['run_log'], history)
+
+    callbacks = [EpochTimer(), StopOnNonFiniteLoss()]
     if args.patience:
         callbacks.append(ResumableEarlyStopping(monitor=MONITOR, mode='max',
                                                 patience=args.patience, min_delta=args.min_delta))
-    best, _ = _best_so_far(history, 0)
-    callbacks.append(keras.callbacks.ModelCheckpoint(
-        paths['best_weights'], monitor=MONITOR, mode='max', save_best_only=True,
-        save_weights_only=True, initial_value_threshold=best))
     if args.lr_schedule == 'cosine':
         def cosine(epoch, lr=None):
             progress = min(epoch / max(args.epochs - 1, 1), 1.0)
@@ -150,8 +314,7 @@ def make_callbacks(args, paths, history):
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=MONITOR, mode='max', factor=args.lr_factor, patience=args.lr_patience,
             min_lr=args.lr_min))
-    callbacks.append(keras.callbacks.CSVLogger(paths['log'], append=True))
-    callbacks.append(keras.callbacks.BackupAndRestore(paths['backup'], delete_checkpoint=False))
+    callbacks.append(Checkpoint())
     return callbacks
 
 
@@ -162,17 +325,74 @@ def run_paths(args, name):
             'meta': os.path.join(args.results_path, f'{name}_meta.json'),
             'log': os.path.join(args.results_path, f'{name}_log.csv'),
             'figure': os.path.join(args.results_path, f'{name}_model.png'),
-            'run_dir': run_dir, 'backup': os.path.join(run_dir, 'backup'),
-            'best_weights': os.path.join(run_dir, 'best.weights.h5')}
+            'lock': os.path.join(args.results_path, f'{name}.lock'),
+            'run_dir': run_dir, 'run_log': os.path.join(run_dir, f'{name}_log.csv')}
 
 
-def _resumed_epochs(paths):
-    """Epochs finished by an earlier attempt of this run, per its backup (0 when fresh)."""
-    metadata = os.path.join(paths['backup'], 'training_metadata.json')
-    if not os.path.isfile(metadata):
-        return 0
-    with open(metadata) as f:
-        return int(json.load(f)['epoch']) + 1
+def resume(model, paths, name):
+    """The checkpoint state to go on from, loaded into ``model`` (a fresh state when there is
+    no checkpoint); the run's log is rewritten to match it."""
+    run_dir = paths['run_dir']
+    os.makedirs(run_dir, exist_ok=True)
+    for leftover in os.listdir(run_dir):          # temporary files of a killed attempt
+        if leftover.startswith('.'):
+            os.remove(os.path.join(run_dir, leftover))
+    state = load_checkpoint(model, run_dir)
+    if state is None:
+        state = {'epochs': 0, 'history': {}, 'best_epochs': None}
+    write_log(paths['run_log'], state['history'])
+    if state['epochs']:
+        print(f'{name}: resuming after epoch {state["epochs"]} (checkpoints in {run_dir})',
+              flush=True)
+    return state
+
+
+def training_data(args, dat, done):
+    """(train, valid, steps per epoch) for a run that has finished ``done`` epochs.
+
+    The training batches form one seeded stream (the training set shuffled anew at each pass)
+    of which epoch ``e`` takes ``steps`` batches from batch ``e * steps`` on: a resumed run
+    skips the batches of its finished epochs and sees those an uninterrupted run would see.
+    """
+    train, valid, _ = pfam_loader.create_tf_datasets(
+        dat, batch=args.batch, prefetch=args.prefetch,
+        shuffle=True if args.shuffle is None else args.shuffle, repeat=False, cache=args.cache,
+        bucket=args.bucket, seed=args.seed)
+    steps = args.steps_per_epoch or int(train.cardinality())
+    if steps <= 0:
+        raise RuntimeError(f'the number of training batches per pass is unknown ({steps})')
+    return train.repeat().skip(done * steps), valid, steps
+
+
+def is_finished(args, state):
+    """Whether a run with this checkpoint state needs no more epochs."""
+    best, wait = _best_so_far(state['history'], args.min_delta)
+    return state['epochs'] >= args.epochs or bool(args.patience and best is not None
+                                                  and wait >= args.patience)
+
+
+def evaluate(model, dat):
+    """(test probabilities, test accuracy, test loss)."""
+    import network
+    predict_test = network.predict_probabilities(model, dat['ins_test'])
+    labels = dat['outs_test'][:, 0]
+    test_accuracy = float(np.mean(predict_test.argmax(axis=1) == labels))
+    test_loss = float(np.mean(-np.log(np.clip(predict_test[np.arange(len(labels)), labels],
+                                              1e-12, None))))
+    return predict_test, test_accuracy, test_loss
+
+
+def publish(paths, model, meta, result):
+    """Write the run's final artefacts, each atomically (replacing those of an earlier run only
+    now): the model, its meta data, the log, and the result pickle last, which marks the run
+    done; then delete the run directory."""
+    temporary = paths['model'][:-len('.keras')] + '.tmp.keras'
+    model.save(temporary)
+    os.replace(temporary, paths['model'])
+    pfam_loader.atomic_write(paths['meta'], lambda f: json.dump(meta, f, indent=1), 'w')
+    write_log(paths['log'], result['history'])
+    pfam_loader.atomic_write(paths['result'], lambda f: pickle.dump(result, f))
+    _remove_tree(paths['run_dir'])
 
 
 def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
@@ -181,70 +401,36 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
 
     import network
     paths = run_paths(args, name)
-    os.makedirs(paths['run_dir'], exist_ok=True)
     keras.utils.set_random_seed(args.seed)
-
-    # History of an earlier, interrupted attempt: keep the epochs its backup covers.
-    done = _resumed_epochs(paths)
-    history = {key: values[:done] for key, values in read_log(paths['log']).items()}
-    if done:
-        frame = pd.DataFrame(history)
-        pfam_loader.atomic_write(paths['log'], lambda f: frame.to_csv(f, index=False), 'w')
-        print(f'{name}: resuming after epoch {done} (log and backup in {paths["run_dir"]})',
-              flush=True)
-    elif os.path.exists(paths['log']):
-        os.remove(paths['log'])                           # a log without a backup is stale
-
-    train, valid, _ = pfam_loader.create_tf_datasets(
-        dat, batch=args.batch, prefetch=args.prefetch,
-        shuffle=True if args.shuffle is None else args.shuffle,
-        repeat=args.steps_per_epoch is not None, cache=args.cache, bucket=args.bucket,
-        seed=args.seed)
     model = network.build_model(args.model_type, dat['n_tokens'], dat['n_classes'],
                                 None if args.bucket else dat['len_max'],
                                 **model_hyperparameters(args), name=name)
     if args.render:
         network.render_model(model, paths['figure'])
-    if done and args.lr_schedule == 'plateau' and 'learning_rate' in history:
-        model.optimizer.learning_rate.assign(history['learning_rate'][-1])
+    state = resume(model, paths, name)
     n_train, n_params = len(dat['ins_train']), model.count_params()
     print(f'{name}: {args.model_type}, {n_params:,} parameters; rotation {args.rotation}: '
           f'{n_train:,} train / {len(dat["ins_valid"]):,} validation / '
           f'{len(dat["ins_test"]):,} test sequences, {dat["n_classes"]} classes; {device}',
           flush=True)
 
-    best, wait = _best_so_far(history, args.min_delta)
-    finished = done >= args.epochs or (args.patience and best is not None
-                                       and wait >= args.patience)
-    started = time.time()
-    if not finished:
+    if not is_finished(args, state):
+        train, valid, steps = training_data(args, dat, state['epochs'])
         model.fit(train, validation_data=valid, epochs=args.epochs,
-                  steps_per_epoch=args.steps_per_epoch, verbose=args.verbose, shuffle=False,
-                  callbacks=make_callbacks(args, paths, history) + list(extra_callbacks))
-    history = read_log(paths['log'])
+                  initial_epoch=state['epochs'], steps_per_epoch=steps, verbose=args.verbose,
+                  shuffle=False,
+                  callbacks=make_callbacks(args, paths, state) + list(extra_callbacks))
+    history = state['history']
     if not history:
         raise RuntimeError('training produced no epoch (see the messages above)')
-    if not np.isfinite(history['loss'][-1]):
-        print(f'{name}: the loss became NaN at epoch {len(history["loss"])}; keeping the best '
-              'epoch before it', flush=True)
-    if os.path.isfile(paths['best_weights']):
-        model.load_weights(paths['best_weights'])
-    best_epoch = int(np.argmax(history[MONITOR]))
+    best_epoch = state['best_epochs'] - 1
+    model.load_weights(_checkpoint_files(paths['run_dir'], state['best_epochs'])[0])
+    predict_test, test_accuracy, test_loss = evaluate(model, dat)
 
-    predict_test = network.predict_probabilities(model, dat['ins_test'])
-    labels = dat['outs_test'][:, 0]
-    test_accuracy = float(np.mean(predict_test.argmax(axis=1) == labels))
-    test_loss = float(np.mean(-np.log(np.clip(predict_test[np.arange(len(labels)), labels],
-                                              1e-12, None))))
-
-    temporary = paths['model'][:-len('.keras')] + '.tmp.keras'
-    model.save(temporary)
-    os.replace(temporary, paths['model'])
     class_names = [dat['out_index_word'][i] for i in range(dat['n_classes'])]
     meta = {'class_names': class_names, 'model_type': args.model_type, 'rotation': args.rotation,
             'len_max': int(dat['len_max']), 'vocabulary': pfam_loader.VOCABULARY,
             'padding_token': pfam_loader.PAD_TOKEN, 'test_accuracy': test_accuracy}
-    pfam_loader.atomic_write(paths['meta'], lambda f: json.dump(meta, f, indent=1), 'w')
     result = {
         'args': vars(args).copy(), 'name': name, 'model_type': args.model_type,
         'rotation': args.rotation, 'history': history, 'test_accuracy': test_accuracy,
@@ -260,8 +446,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
                     'version': args.version, 'len_max': int(dat['len_max']),
                     'n_train': n_train},
     }
-    pfam_loader.atomic_write(paths['result'], lambda f: pickle.dump(result, f))
-    _remove_tree(paths['run_dir'])
+    publish(paths, model, meta, result)
     print(f'{name}: test accuracy {test_accuracy:.4f} (loss {test_loss:.4f}), best validation '
           f'{result["valid_accuracy"]:.4f} at epoch {best_epoch + 1} of {result["n_epochs"]}, '
           f'{np.mean(result["epoch_times"] or [0]):.1f} s/epoch; wrote {paths["result"]}',
@@ -274,7 +459,28 @@ def _remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _raise_interrupted(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)     # once: let the clean-up finish
+    raise Interrupted()
+
+
 def main(argv=None, extra_callbacks=()):
+    """Run the driver; returns the exit status (see the module docstring)."""
+    # First of all (SLURM may signal at any moment): SIGTERM raises Interrupted from now on.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        if _early_sigterm:
+            raise Interrupted()
+        return _main(argv, extra_callbacks)
+    except (Interrupted, KeyboardInterrupt):
+        print('hw6_base.py: interrupted before training started; run the same command again',
+              file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv, extra_callbacks):
     args = arguments.parse_args(argv)
     try:
         job_control.augment_args(args)
@@ -287,27 +493,56 @@ def main(argv=None, extra_callbacks=()):
         for key, value in sorted(vars(args).items()):
             print(f'  {key} = {value}')
         return 0
-    if os.path.exists(paths['result']) and not args.force:
-        print(f'{name}: {paths["result"]} exists; skipping (--force to overwrite)', flush=True)
+    if _skip_done(name, paths, args.force):
         return 0
     try:
         os.makedirs(args.results_path, exist_ok=True)
-        dat = load_data(args)                          # before TensorFlow: quick errors
-        device = configure_tensorflow(args)
-    except (ValueError, OSError) as err:              # DataError is a ValueError
-        return fail(err)
-
-    def on_sigterm(signum, frame):
-        raise Interrupted()
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+        lock = job_control.acquire_run_lock(paths['lock'])
+    except job_control.LockHeld as err:
+        return fail(f'{name} is already running ({err.holder}; lock {err.path}); not starting '
+                    'a second copy', EXIT_LOCKED)
+    except OSError as err:
+        return fail(f'cannot write to --results_path {args.results_path}: {err}')
     try:
-        train_and_evaluate(args, dat, name, device, extra_callbacks)
-    except (Interrupted, KeyboardInterrupt):
-        print(f'{name}: interrupted; run the same command again to resume from the last '
-              f'finished epoch', file=sys.stderr, flush=True)
-        return 143
+        if _skip_done(name, paths, args.force, quiet=True):     # finished while we waited
+            return 0
+        return _train_locked(args, name, paths, extra_callbacks)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        job_control.release_run_lock(lock)
+
+
+def _skip_done(name, paths, force, quiet=False):
+    """True when the run is done (a complete result) and not --force'd; says why it runs."""
+    problem = job_control.result_problem(paths['result'])
+    if problem is None and not force:
+        print(f'{name}: {paths["result"]} exists; skipping (--force to overwrite)', flush=True)
+        return True
+    if problem not in (None, 'no such file') and not quiet:
+        print(f'{name}: {paths["result"]} is {problem}: not done; running it again',
+              file=sys.stderr, flush=True)
+    return False
+
+
+def _train_locked(args, name, paths, extra_callbacks):
+    """Load the data, start TensorFlow, train; the exit status."""
+    try:
+        try:
+            dat = load_data(args)                      # before TensorFlow: quick errors
+            device = configure_tensorflow(args)
+        except (ValueError, OSError) as err:          # DataError is a ValueError
+            return fail(err)
+        train_and_evaluate(args, dat, name, device, extra_callbacks)
+    except ResumeError as err:
+        return fail(err)
+    except NonFiniteLoss as err:
+        print(f'{name}: {err}; stopped, no result written (lower --lr or set --clipnorm, and '
+              f'delete {paths["run_dir"]}, which keeps the finite epochs, to start over)',
+              file=sys.stderr, flush=True)
+        return EXIT_NON_FINITE
+    except (Interrupted, KeyboardInterrupt):
+        print(f'{name}: interrupted; run the same command again to resume after the last '
+              f'finished epoch', file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -7,15 +7,38 @@ Append new values at the end of a list only, so that old indices keep their mean
 
     python job_control.py --exp_type rotations            # list the indices and the size
     python job_control.py @args_gru.txt --missing         # e.g. "0,3": sbatch --array=0,3 ...
+
+A run is *done* when its result pickle is complete (`result_is_complete`), and *running* while a
+process holds the exclusive lock on ``{results_path}/{name}.lock`` (`acquire_run_lock`; flock
+locks die with their process, so the lock of a killed run is free again at once). ``--missing``
+lists the indices that are neither, so that resubmitting them cannot start a duplicate run; when
+there are none it prints nothing, notes it on stderr and exits with status 1, which makes
+
+    idx=$(python job_control.py @args_gru.txt --missing) && sbatch --array=$idx batch_gru.sh
+
+safe (no submission at all when nothing is missing).
 """
 import argparse
+import errno
+import fcntl
 import itertools
+import math
+import numbers
 import os
+import pickle
+import socket
 import sys
 
 import parser as arguments
 
 ROTATIONS = list(range(5))
+
+#: The keys of a complete result pickle (written by hw6_base.py; here, so that checking a result
+#: does not load TensorFlow).
+RESULT_KEYS = ('args', 'name', 'model_type', 'rotation', 'history', 'test_accuracy', 'test_loss',
+               'predict_test', 'outs_test', 'class_names', 'epoch_times', 'n_params',
+               'n_epochs', 'best_epoch', 'valid_accuracy', 'model_path', 'wall_time', 'hostname',
+               'device', 'dataset')
 
 #: The experiments known to the suite. Each maps argument names (as in parser.py) to values.
 EXPERIMENTS = {
@@ -108,6 +131,113 @@ def result_path(args):
     return os.path.join(args.results_path, f'{experiment_name(args)}_results.pkl')
 
 
+def lock_path(args):
+    return os.path.join(args.results_path, f'{experiment_name(args)}.lock')
+
+
+# ---------------------------------------------------------------- done and running
+def result_problem(path):
+    """Why ``path`` is not a complete result (a short text), or None when it is one: a readable
+    pickle of a dict with every key of `RESULT_KEYS` and a finite test accuracy."""
+    try:
+        with open(path, 'rb') as f:
+            result = pickle.load(f)
+    except FileNotFoundError:
+        return 'no such file'
+    except Exception as err:                   # empty, truncated, not a pickle, unreadable ...
+        return f'unreadable ({type(err).__name__}: {err})'.replace('\n', ' ')
+    if not isinstance(result, dict):
+        return f'not a result dict but {type(result).__name__}'
+    missing = [key for key in RESULT_KEYS if key not in result]
+    if missing:
+        return f'incomplete (no {", ".join(missing)})'
+    accuracy = result['test_accuracy']
+    if not isinstance(accuracy, numbers.Real) or not math.isfinite(accuracy):
+        return f'test accuracy is {accuracy!r}'
+    return None
+
+
+def result_is_complete(path):
+    """True when ``path`` holds a complete, readable result: what "done" means everywhere."""
+    return result_problem(path) is None
+
+
+class LockHeld(Exception):
+    """Another live process holds the lock of this run; ``holder`` is what it wrote there."""
+
+    def __init__(self, path, holder):
+        super().__init__(f'{path} is held by {holder or "another process"}')
+        self.path, self.holder = path, holder
+
+
+def _flock_failed_because_held(err):
+    return err.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+
+
+def acquire_run_lock(path, retries=10, wait=0.1):
+    """Take the exclusive lock ``path`` (created when absent) and write "pid PID on HOST" into
+    it. Returns the open file, which holds the lock until it is closed or the process dies;
+    release it with `release_run_lock`. Raises `LockHeld` when a live process holds it (after a
+    few retries over about a second: `lock_is_held` probes take it for an instant), OSError when
+    the file cannot be created. On a file system without flock (e.g. Lustre without the flock
+    mount option) it returns None and the run goes on unlocked."""
+    for attempt in range(retries + 1):
+        handle = open(path, 'a+')
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            if not _flock_failed_because_held(err):
+                print(f'warning: cannot lock {path} ({err}); running without a lock',
+                      file=sys.stderr, flush=True)
+                return None
+            if attempt == retries:
+                raise LockHeld(path, holder) from None
+            import time
+            time.sleep(wait)
+            continue
+        try:
+            same_file = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same_file = False
+        if same_file:                # not unlinked by a holder that finished meanwhile
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f'pid {os.getpid()} on {socket.gethostname()}\n')
+            handle.flush()
+            return handle
+        handle.close()
+    raise LockHeld(path, 'processes that keep replacing it')
+
+
+def release_run_lock(handle):
+    """Remove and unlock a lock taken by `acquire_run_lock` (None: nothing to do)."""
+    if handle is None:
+        return
+    try:
+        os.remove(handle.name)           # while still holding it: no one else can be inside
+    except OSError:
+        pass
+    handle.close()
+
+
+def lock_is_held(path):
+    """True while a live process holds the lock ``path`` (probed with a non-blocking flock)."""
+    try:
+        handle = open(path)
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as err:
+            return _flock_failed_because_held(err)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def args_for_index(args, index):
     """A copy of ``args`` with combination ``index`` of ``args.exp_type`` applied."""
     trial = argparse.Namespace(**vars(args))
@@ -116,9 +246,14 @@ def args_for_index(args, index):
 
 
 def missing_indices(args):
-    """Indices of ``args.exp_type`` whose result pickle does not exist yet."""
-    return [index for index in range(experiment_size(args.exp_type))
-            if not os.path.exists(result_path(args_for_index(args, index)))]
+    """Indices of ``args.exp_type`` that are neither done (complete result) nor running (live
+    lock): the ones to submit again."""
+    missing = []
+    for index in range(experiment_size(args.exp_type)):
+        trial = args_for_index(args, index)
+        if not (result_is_complete(result_path(trial)) or lock_is_held(lock_path(trial))):
+            missing.append(index)
+    return missing
 
 
 def create_parser():
@@ -127,8 +262,12 @@ def create_parser():
                           'whose results are missing (--missing), for sbatch --array.')
     group = parser.add_argument_group('job control')
     group.add_argument('--missing', action='store_true',
-                       help='print the comma-separated indices without a result, for '
-                            'sbatch --array=... (nothing when all are done)')
+                       help='print the comma-separated indices that are neither done (a '
+                            'complete, readable result pickle) nor running (a live lock on '
+                            '{results_path}/{name}.lock), for sbatch --array=...; when none '
+                            'is missing, print nothing, note it on stderr and exit with status '
+                            '1, so that idx=$(python job_control.py ... --missing) && sbatch '
+                            '--array=$idx ... submits nothing')
     return parser
 
 
@@ -139,7 +278,12 @@ def main(argv=None):
             args.exp_type = 'rotations'
         size = experiment_size(args.exp_type)
         if args.missing:
-            print(','.join(map(str, missing_indices(args))))
+            missing = missing_indices(args)
+            if not missing:
+                print(f'job_control.py: nothing missing in {args.results_path}: all {size} '
+                      f'run(s) of {args.exp_type!r} are done or running', file=sys.stderr)
+                return 1
+            print(','.join(map(str, missing)))
             return 0
         print(f'experiment {args.exp_type!r}: {size} combination(s), sbatch --array=0-{size - 1}')
         for index in range(size):

@@ -6,6 +6,7 @@ Every knob has a default that works; an args file holds a set of them, one or mo
     python hw6_base.py @args_gru.txt --rotation 2
 """
 import argparse
+import math
 import os
 import shlex
 import sys
@@ -27,12 +28,14 @@ class ArgumentParser(argparse.ArgumentParser):
         return shlex.split(arg_line, comments=True)
 
 
-def _checked(cast, minimum, below=None, text_of_range=None):
+def _checked(cast, minimum, below=None, text_of_range=None, above=False):
     """An argparse ``type`` that converts with ``cast`` and checks ``minimum <= value``
-    (``< below`` when given), with the allowed range in the error message."""
+    (``minimum < value`` when ``above``; ``value < below`` when given), with the allowed range
+    in the error message. NaN and infinities are refused."""
     def convert(text):
         value = cast(text)
-        if value < minimum or (below is not None and value >= below):
+        if (not math.isfinite(value) or value < minimum or (above and value == minimum)
+                or (below is not None and value >= below)):
             raise argparse.ArgumentTypeError(f'must be {text_of_range}, got {text}')
         return value
     convert.__name__ = cast.__name__                  # argparse names it in "invalid int value"
@@ -42,7 +45,10 @@ def _checked(cast, minimum, below=None, text_of_range=None):
 _positive_int = _checked(int, 1, text_of_range='a positive integer')
 _non_negative_int = _checked(int, 0, text_of_range='>= 0')
 _fraction = _checked(float, 0.0, 1.0, text_of_range='in [0, 1)')
-_non_negative_float = _checked(float, 0.0, text_of_range='>= 0')
+_non_negative_float = _checked(float, 0.0, text_of_range='a finite number >= 0')
+_positive_float = _checked(float, 0.0, text_of_range='a finite number > 0', above=True)
+_open_fraction = _checked(float, 0.0, 1.0, text_of_range='in (0, 1)', above=True)
+_prefetch = _checked(int, -1, text_of_range='>= 0, or -1 for AUTOTUNE')
 
 
 def create_parser(prog=None):
@@ -96,7 +102,7 @@ def create_parser(prog=None):
                       help='batch sequences of similar length, padded to their bucket only')
     data.add_argument('--shuffle', type=_non_negative_int, default=None,
                       help='shuffle buffer of the training set (default: all of it; 0 = off)')
-    data.add_argument('--prefetch', type=int, default=2,
+    data.add_argument('--prefetch', type=_prefetch, default=2,
                       help='batches prefetched (0 none, -1 AUTOTUNE)')
     data.add_argument('--cache', action=argparse.BooleanOptionalAction, default=True,
                       help='cache the prepared examples in memory')
@@ -139,7 +145,7 @@ def create_parser(prog=None):
 
     training = parser.add_argument_group('optimizer and training')
     training.add_argument('--epochs', type=_positive_int, default=25, help='maximum epochs')
-    training.add_argument('--lr', type=float, default=3e-3, help='Adam learning rate')
+    training.add_argument('--lr', type=_positive_float, default=3e-3, help='Adam learning rate')
     training.add_argument('--clipnorm', type=_non_negative_float, default=1e-2,
                           help='Adam gradient clipping norm (0 for none)')
     training.add_argument('--lr_schedule', default='cosine', choices=('cosine', 'plateau', 'none'),
@@ -148,7 +154,7 @@ def create_parser(prog=None):
                                'progress; none: constant')
     training.add_argument('--lr_min', type=_non_negative_float, default=1e-5,
                           help='cosine: final learning rate; plateau: lower bound')
-    training.add_argument('--lr_factor', type=float, default=0.5, help='plateau: factor')
+    training.add_argument('--lr_factor', type=_open_fraction, default=0.5, help='plateau: factor')
     training.add_argument('--lr_patience', type=_positive_int, default=3, help='plateau: epochs')
     training.add_argument('--patience', type=_non_negative_int, default=8,
                           help='early stopping: epochs without a better validation accuracy '

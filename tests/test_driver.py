@@ -66,8 +66,11 @@ def test_interrupted_run_resumes_and_completes(demo_dir, tmp_path):
                  '0', '--lr_schedule', 'plateau')
     assert hw6_base.main(argv, extra_callbacks=[StopAfterFirstEpoch()]) == 143
     assert not os.path.exists(tmp_path / 'gru_rot0_results.pkl')
-    assert len(open(tmp_path / 'gru_rot0_log.csv').read().splitlines()) == 2     # header + 1
-    assert os.path.isdir(tmp_path / 'gru_rot0_run' / 'backup')
+    assert not os.path.exists(tmp_path / 'gru_rot0_log.csv')         # only once finished
+    run_dir = tmp_path / 'gru_rot0_run'
+    assert len(open(run_dir / 'gru_rot0_log.csv').read().splitlines()) == 2     # header + 1
+    assert os.path.isfile(run_dir / 'epoch0001.weights.h5')
+    assert not os.path.exists(tmp_path / 'gru_rot0.lock')             # released
 
     assert hw6_base.main(argv) == 0
     with open(tmp_path / 'gru_rot0_results.pkl', 'rb') as f:
@@ -76,11 +79,17 @@ def test_interrupted_run_resumes_and_completes(demo_dir, tmp_path):
     assert result['n_epochs'] == 3 and len(result['epoch_times']) == 3
 
 
+def complete_result(**changes):
+    """A result dict that `job_control.result_is_complete` accepts."""
+    return {**{key: None for key in hw6_base.RESULT_KEYS}, 'test_accuracy': 0.5, **changes}
+
+
 def test_existing_result_is_not_overwritten(demo_dir, tmp_path):
     path = tmp_path / 'gru_rot0_results.pkl'
-    path.write_bytes(b'keep me')
+    path.write_bytes(pickle.dumps(complete_result(name='keep me')))
+    before = path.read_bytes()
     assert hw6_base.main(_args(demo_dir, tmp_path, '--epochs', '1')) == 0
-    assert path.read_bytes() == b'keep me'
+    assert path.read_bytes() == before
 
 
 def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
@@ -94,7 +103,7 @@ def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
 @pytest.mark.parametrize('argv, message', [
     (['--model_type', 'cnn'], "invalid choice: 'cnn'"),
     (['--rotation', '7'], "argument --rotation: invalid choice: 7"),
-    (['--dataset', '/nonexistent/pfam'], 'pfamB_rotation_0.pkl not found'),
+    (['--dataset', '/nonexistent/pfam'], 'pfamB_rotation_0.pkl'),
     (['--exp_type', 'rotations', '--exp_index', '5'], 'out of range'),
     (['--n_embeddings', '30'], '--n_embeddings must be < 26'),
     (['--exp_type', 'nosuch', '--exp_index', '0'], "unknown --exp_type 'nosuch'"),
@@ -125,7 +134,8 @@ def test_index_maps_onto_the_ordered_product(monkeypatch):
 
 def test_missing_lists_indices_without_results(tmp_path):
     for name in ('gru_rot1', 'gru_rot4'):
-        (tmp_path / f'{name}_results.pkl').write_bytes(b'')
+        (tmp_path / f'{name}_results.pkl').write_bytes(pickle.dumps(complete_result()))
+    (tmp_path / 'gru_rot2_results.pkl').write_bytes(b'')               # not done: listed
     result = _run_cli('job_control.py', '--results_path', str(tmp_path), '--model_type', 'gru',
                       '--exp_type', 'rotations', '--missing')
     assert result.returncode == 0 and result.stdout.strip() == '0,2,3'
