@@ -266,12 +266,18 @@ def _right_padded_splits(dat):
 
 
 def _variable_length_dataset(ins, outs):
-    """Examples trimmed to their own length (int32 tokens), ready for bucketing."""
+    """Examples trimmed to their own length (int32 tokens), ready for bucketing.
+
+    Built from the residues alone (a ragged tensor), not from the padded matrix: at the
+    course's scale (200K rows padded to 3,934) that saves TensorFlow a copy of ~0.8 GB.
+    """
     import tensorflow as tf                        # deferred: building data needs no TensorFlow
-    lengths = sequence_lengths(ins).astype(np.int32)
-    ds = tf.data.Dataset.from_tensor_slices((ins, outs, lengths))
-    return ds.map(lambda x, y, n: (tf.cast(x[:n], tf.int32), y),
-                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ins = np.asarray(ins)
+    ragged = tf.RaggedTensor.from_row_lengths(ins[ins != PAD_TOKEN],
+                                              sequence_lengths(ins).astype(np.int64))
+    ds = tf.data.Dataset.from_tensor_slices((ragged, np.asarray(outs)))
+    return ds.map(lambda x, y: (tf.cast(x, tf.int32), y), num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True)
 
 
 def create_tf_datasets(dat, batch=8, prefetch=None, shuffle=None, repeat=False, cache=False, *,
