@@ -429,7 +429,9 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
 
     class_names = [dat['out_index_word'][i] for i in range(dat['n_classes'])]
     meta = {'class_names': class_names, 'model_type': args.model_type, 'rotation': args.rotation,
-            'len_max': int(dat['len_max']), 'vocabulary': pfam_loader.VOCABULARY,
+            'len_max': int(dat['len_max']),
+            # None: course pickles without their letter map (predict.py then refuses)
+            'vocabulary': dat.get('vocabulary', pfam_loader.VOCABULARY),
             'padding_token': pfam_loader.PAD_TOKEN, 'test_accuracy': test_accuracy}
     result = {
         'args': vars(args).copy(), 'name': name, 'model_type': args.model_type,
