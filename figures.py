@@ -14,8 +14,12 @@ Reads every ``*_results.pkl`` under ``--results`` (written by `hw6_base.py`) and
 ``test_accuracy.md`` / ``.csv``  accuracy per rotation x type, mean ± std, epochs, s/epoch, params
 =============================  =============================================================
 
-Missing model types or rotations are skipped with a note; no results at all, or an unreadable
-pickle, is an error (exit 2).
+Missing model types or rotations are skipped with a note, and so is an incomplete or unreadable
+pickle (0 bytes, truncated: `job_control.result_problem`), with a line naming it; no readable
+result at all is an error (exit 2).
+
+Trust: loading a pickle can run arbitrary code. Point ``--results`` only at directories written
+by your own runs (or by people you trust), never at downloaded or shared ones you have not checked.
 """
 import argparse
 import glob
@@ -26,6 +30,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+import job_control
 import pfam_loader
 
 FIGURE0 = {'rnn': 'figure0a_rnn.png', 'gru': 'figure0b_gru.png', 'mha': 'figure0c_mha.png',
@@ -49,31 +54,51 @@ def note(message):
 def load_results(results_dir):
     """``{(model_type, rotation): result}`` of every ``*_results.pkl`` under ``results_dir``.
 
-    When two results share a model type and rotation (e.g. a rerun under another label), the
-    newest file wins and a note says so.
+    A pickle that is not a complete result (`job_control.result_problem`: empty, truncated,
+    unreadable, keys missing) is skipped with a line naming it. When two results share a model
+    type and rotation (e.g. a rerun under another label), the newest file wins and a note says so.
+    Unpickling runs code: ``results_dir`` must be trusted.
+
+    Raises:
+        ResultsError: no such directory, no ``*_results.pkl``, or none of them readable.
     """
     if not os.path.isdir(results_dir):
         raise ResultsError(f'{results_dir}: no such directory')
     paths = sorted(glob.glob(os.path.join(results_dir, '**', '*_results.pkl'), recursive=True),
-                   key=os.path.getmtime)
+                   key=_mtime)
     if not paths:
         raise ResultsError(f'{results_dir}: no *_results.pkl files (run hw6_base.py first)')
-    results = {}
+    results, skipped = {}, 0
     for path in paths:
-        try:
-            with open(path, 'rb') as f:
-                result = pickle.load(f)
-            key = (result['model_type'], int(result['rotation']))
-            result['history'], result['predict_test']             # required below
-        except Exception as err:                                  # any unpickling failure
-            raise ResultsError(f'{path}: not a readable result pickle ({type(err).__name__}: '
-                               f'{str(err)[:80]})') from None
+        problem = job_control.result_problem(path)
+        if problem is None:
+            try:
+                with open(path, 'rb') as f:
+                    result = pickle.load(f)
+                key = (result['model_type'], int(result['rotation']))
+            except Exception as err:                  # changed since the check, odd rotation
+                problem = f'unreadable ({type(err).__name__}: {err})'
+        if problem is not None:
+            problem = ' '.join(problem.split())[:100]
+            note(f'skipping {path}: {problem}')
+            skipped += 1
+            continue
         if key in results:
             note(f'{key[0]} rotation {key[1]}: using {os.path.basename(path)} (newer than '
                  f'{results[key]["name"]})')
         result['path'] = path
         results[key] = result
+    if not results:
+        raise ResultsError(f'{results_dir}: none of the {skipped} *_results.pkl files is a '
+                           'readable result (see the lines above)')
     return results
+
+
+def _mtime(path):
+    try:
+        return os.path.getmtime(path)
+    except OSError:                                   # a dangling link: skipped when read
+        return 0.0
 
 
 def model_types(results):
@@ -94,10 +119,15 @@ def figure0(results, out_dir):
     for model_type in model_types(results):
         result = results[min((k for k in results if k[0] == model_type), key=lambda k: k[1])]
         path = os.path.join(os.path.dirname(result['path']), result.get('model_path', ''))
+        model = None
         if result.get('model_path') and os.path.isfile(path):
-            model = network.load_model(path)
+            try:
+                model = network.load_model(path)
+            except (ValueError, OSError) as err:
+                note(f'{model_type}: {err}; rebuilding it from its args')
         else:
             note(f'{model_type}: model file {path} not found; rebuilding it from its args')
+        if model is None:
             model = network.build_model(model_type, pfam_loader.N_TOKENS,
                                         len(result['class_names']), compile=False,
                                         **hw6_base.model_hyperparameters(result['args']))
@@ -395,9 +425,12 @@ def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
 def create_parser():
     parser = argparse.ArgumentParser(
         description='Figures 0-4 and the test accuracy table from hw6_base.py result pickles.',
+        epilog='Trust: loading a pickle can run arbitrary code. Use --results only on '
+               'directories written by your own runs or by people you trust.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--results', default='results/pfam46',
-                        help='directory searched (recursively) for *_results.pkl')
+                        help='directory searched (recursively) for *_results.pkl; must be '
+                             'trusted (pickles can run code)')
     parser.add_argument('--out', default=None, help='output directory (default: RESULTS/figures)')
     parser.add_argument('--all_contingency', action='store_true',
                         help='also one contingency table per model type '

@@ -40,7 +40,10 @@ def _result(model_type, rotation, n_epochs, directory, save_model):
             'predict_test': probabilities, 'outs_test': outs,
             'class_names': [f'PF0000{i}.1' for i in range(N_CLASSES)],
             'epoch_times': [1.5] * n_epochs, 'n_params': 1000 + len(model_type),
-            'n_epochs': n_epochs, 'best_epoch': n_epochs - 1, 'model_path': model_path}
+            'n_epochs': n_epochs, 'best_epoch': n_epochs - 1, 'model_path': model_path,
+            'test_loss': 0.1, 'valid_accuracy': float(curve[-1] - 0.02),
+            'wall_time': 1.5 * n_epochs, 'hostname': 'test', 'device': 'cpu',
+            'dataset': {'basedir': 'fixture', 'version': 'T', 'len_max': 100, 'n_train': 200}}
 
 
 @pytest.fixture(scope='module')
@@ -116,10 +119,75 @@ def _cli(*argv):
 def test_empty_or_corrupt_results_exit_2(tmp_path):
     result = _cli('--results', str(tmp_path), '--out', str(tmp_path / 'o'))
     assert result.returncode == 2 and 'no *_results.pkl' in result.stderr
-    (tmp_path / 'gru_rot0_results.pkl').write_bytes(b'not a pickle')
+    bad = tmp_path / 'gru_rot0_results.pkl'
+    bad.write_bytes(b'not a pickle')
     result = _cli('--results', str(tmp_path), '--out', str(tmp_path / 'o'))
-    assert result.returncode == 2 and 'not a readable result pickle' in result.stderr
-    assert 'Traceback' not in result.stderr
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines() == [
+        f'figures: skipping {bad}: unreadable (UnpicklingError: invalid load key, \'n\'.)',
+        f'figures.py: error: {tmp_path}: none of the 1 *_results.pkl files is a readable '
+        'result (see the lines above)']
+    assert not (tmp_path / 'o').exists()
+
+
+def test_unreadable_pickles_are_skipped_with_one_line_each(results_dir, tmp_path, capsys):
+    """0 bytes, truncated, a directory, incomplete: each skipped by name; the rest is drawn."""
+    partial = tmp_path / 'partial'
+    partial.mkdir()
+    for name in ('gru_rot0', 'mha_rot0', 'mha_rot1'):
+        shutil.copy(results_dir / f'{name}_results.pkl', partial)
+    (partial / 'gru_rot1_results.pkl').write_bytes(b'')                       # 0 bytes
+    whole = (results_dir / 'gru_rot2_results.pkl').read_bytes()
+    (partial / 'gru_rot2_results.pkl').write_bytes(whole[:len(whole) // 2])   # truncated copy
+    (partial / 'rnn_rot0_results.pkl').mkdir()                                 # cannot be read
+    with open(partial / 'rnn_rot1_results.pkl', 'wb') as f:                   # killed mid-write
+        pickle.dump({'model_type': 'rnn', 'rotation': 1}, f)
+    capsys.readouterr()
+    written = figures.make_all(str(partial), str(tmp_path / 'out'), diagrams=False)
+    skipped = [line for line in capsys.readouterr().err.splitlines() if 'skipping' in line]
+    reasons = {'gru_rot1': 'unreadable (EOFError: Ran out of input)',
+               'gru_rot2': 'unreadable (UnpicklingError: pickle data was truncated)',
+               'rnn_rot0': 'unreadable (IsADirectoryError: [Errno 21] Is a directory',
+               'rnn_rot1': 'incomplete (no args, name, history, test_accuracy'}
+    assert len(skipped) == len(reasons)
+    for name, reason in reasons.items():
+        prefix = f'figures: skipping {partial / name}_results.pkl: '
+        assert [line[len(prefix):] for line in skipped if line.startswith(prefix)][0].startswith(
+            reason), (name, skipped)
+    table = pd.read_csv(written['test_accuracy.csv'], index_col=0)
+    assert list(table.index) == ['gru', 'mha'] and table.loc['gru', 'rotation 0'] == \
+        pytest.approx(pickle.loads((results_dir / 'gru_rot0_results.pkl').read_bytes())[
+            'test_accuracy'])
+    assert 'rotation 1' in table.columns and pd.isna(table.loc['gru', 'rotation 1'])
+
+
+def test_a_corrupt_model_file_is_rebuilt_for_figure0(results_dir, tmp_path, capsys):
+    """Figure 0 of a truncated .keras: a one-line note, the diagram rebuilt from the args."""
+    partial = tmp_path / 'partial'
+    partial.mkdir()
+    shutil.copy(results_dir / 'gru_rot0_results.pkl', partial)
+    whole = (results_dir / 'gru_rot0.keras').read_bytes()
+    (partial / 'gru_rot0.keras').write_bytes(whole[:len(whole) // 3])
+    results = figures.load_results(str(partial))
+    capsys.readouterr()
+    if shutil.which('dot'):
+        assert figures.figure0(results, str(tmp_path)) == [str(tmp_path / 'figure0b_gru.png')]
+        assert (tmp_path / 'figure0b_gru.png').read_bytes()[:8] == PNG
+    else:
+        figures.figure0(results, str(tmp_path))
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f'figures: gru: {partial / "gru_rot0.keras"}: not a readable Keras model (not a zip '
+        f'archive, {len(whole) // 3:,} bytes: truncated?); retrain or re-copy it; rebuilding it '
+        'from its args')
+
+
+def test_help_and_docstring_say_results_must_be_trusted():
+    """Unpickling runs code: the trust requirement is stated where users look."""
+    text = ' '.join(figures.create_parser().format_help().split())
+    assert 'Trust: loading a pickle can run arbitrary code. Use --results only on directories ' \
+        'written by your own runs or by people you trust.' in text
+    assert 'must be trusted (pickles can run code)' in text
+    assert 'loading a pickle can run arbitrary code' in ' '.join(figures.__doc__.split())
 
 
 def test_notebook_runs_headless(results_dir, tmp_path):
