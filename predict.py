@@ -4,13 +4,23 @@
 
 Input: FASTA (multi-line records fine), a CSV with a ``sequence`` column (and optionally ``id``),
 or plain text with one sequence per line. Output: CSV with columns ``id,family,probability``
-(top 1) and ``family_2,probability_2 ...`` up to ``--top_k``; ``family`` is the Pfam accession.
-Class names come from ``{model}_meta.json``, which hw6_base.py writes beside every model.
+(top 1), ``family_2,probability_2 ...`` up to ``--top_k``, then ``note``; ``family`` is the Pfam
+accession. ``note`` is ``short`` for a sequence shorter than any in training (the metadata's
+``len_min``; without it, shorter than 15 residues: the 46-family benchmark's shortest has 18),
+``long`` for one longer than any (``len_max``; predicted whole, the network takes any length),
+else empty. Class names come from ``{model}_meta.json``, which hw6_base.py writes beside every
+model; metadata whose class count is not the model's output width, or whose ``fingerprint`` (when
+it records one, see `network.model_fingerprint`) is another model's, is refused.
 
-Sequences are batched by length, never padded to the training maximum; a sequence longer than
-any seen in training is predicted whole (the network takes any length) and counted in a note.
-A record with an invalid residue is reported by id and skipped (``--strict``: an error instead).
-Exit codes: 0 done, 2 bad input (missing model or file, empty input, nothing valid).
+Sequences are batched by length, never padded to the training maximum; a batch of sequences
+longer than 800 residues holds fewer of them, so that it needs no more memory than ``--batch``
+800-residue ones. A sequence longer than ``--max_length`` (default 4,000 residues: about 0.9 GB
+with the reference MHA model, whose memory grows with the square of the length) is reported by id
+and skipped, like a record with an invalid residue (``--strict``: an error instead). Duplicate
+ids are predicted, one row per record, with one warning.
+Exit codes: 0 done, 2 bad input (missing or unreadable model or input, metadata of another
+model, an ``--out`` that cannot be written or is one of the inputs, empty input, nothing valid),
+all checked before inference.
 """
 import argparse
 import csv
@@ -18,11 +28,20 @@ import io
 import json
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 import pfam_loader
+from pfam_loader import DataError
+
+#: without ``len_min`` in the metadata, sequences shorter than this are flagged ``short``
+SHORT_LENGTH = 15
+#: default ``--max_length``: longer sequences are skipped (MHA memory grows with length squared)
+MAX_LENGTH = 4000
+#: batches of sequences longer than this hold fewer sequences (see `batch_size_for`)
+REFERENCE_LENGTH = 800
 
 
 def meta_path(model_path):
@@ -59,17 +78,84 @@ def read_sequences(path):
     return [(f'line{i + 1}', line.strip()) for i, line in enumerate(lines)]
 
 
-def encode_records(records, strict=False):
-    """Tokens of the valid records; invalid ones are reported (or fatal with ``strict``).
+def load_meta(meta_file):
+    """The metadata dict, with a ``class_names`` list checked."""
+    try:
+        with open(meta_file, 'rb') as f:
+            meta = json.loads(f.read().decode('utf-8'))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f'{meta_file}: not a JSON metadata file ({err})') from None
+    names = meta.get('class_names') if isinstance(meta, dict) else None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise DataError(f'{meta_file}: no class_names list (not the metadata of a model)')
+    return meta
+
+
+def check_meta(meta, model, meta_file, model_path):
+    """Refuse metadata that belongs to another model: a class count other than the model's output
+    width, or a recorded ``fingerprint`` other than `network.model_fingerprint` of the model."""
+    import network
+    width, n_names = model.output_shape[-1], len(meta['class_names'])
+    if n_names != width:
+        raise DataError(f'{meta_file}: {n_names} class names but {model_path} has {width} '
+                        'outputs; the metadata belongs to another model')
+    recorded = meta.get('fingerprint')
+    if recorded is not None:
+        actual = network.model_fingerprint(model)
+        if recorded != actual:
+            raise DataError(f'{meta_file}: written for another model (fingerprint {recorded}, '
+                            f'{model_path} has {actual}); use the metadata saved beside it')
+
+
+def check_output(out, inputs):
+    """Refuse, before any work, an ``--out`` that cannot be written or that is one of ``inputs``
+    (``{what: path}``; the same file under any spelling, links included)."""
+    if os.path.isdir(out):
+        raise DataError(f'--out {out}: is a directory')
+    if os.path.exists(out):
+        for what, path in inputs.items():
+            if os.path.exists(path) and os.path.samefile(out, path):
+                raise DataError(f'--out {out} is the {what} file {path}; refusing to overwrite it')
+    folder = os.path.dirname(os.path.abspath(out))
+    while not os.path.exists(folder):                   # atomic_write creates missing folders
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise DataError(f'--out {out}: {folder} is a file, not a directory')
+    try:
+        tempfile.TemporaryFile(dir=folder).close()      # the real test: permissions, ACLs, ro
+    except OSError as err:
+        raise DataError(f'--out {out}: cannot write in {folder} ({err.strerror})') from None
+
+
+def warn_duplicate_ids(records):
+    """One warning line when ids repeat: how many records repeat an earlier id, and one of them."""
+    seen, repeats, example = set(), 0, None
+    for record_id, _ in records:
+        if record_id in seen:
+            repeats += 1
+            example = example or record_id
+        seen.add(record_id)
+    if repeats:
+        print(f'predict.py: warning: {repeats} record(s) repeat an earlier id (e.g. {example!r}); '
+              'each record gets its own row, in input order', file=sys.stderr)
+    return repeats
+
+
+def select_records(records, strict=False, max_length=MAX_LENGTH):
+    """The valid records: an invalid residue, an empty sequence or more than ``max_length``
+    residues is reported by id and skipped (an error with ``strict``).
 
     Returns:
-        (ids, tokens) with tokens an (N, longest) uint8 matrix.
+        (ids, sequences), both lists.
     """
     ids, sequences = [], []
     for record_id, sequence in records:
         try:
+            if len(sequence) > max_length:
+                raise DataError(f'sequence {record_id} has {len(sequence):,} residues, more than '
+                                f'--max_length {max_length:,}')
             pfam_loader.encode([sequence], names=[record_id])
-        except pfam_loader.DataError as err:
+        except DataError as err:
             if strict:
                 raise
             print(f'predict.py: skipping {err}', file=sys.stderr)
@@ -77,23 +163,71 @@ def encode_records(records, strict=False):
         ids.append(record_id)
         sequences.append(sequence)
     if not sequences:
-        raise pfam_loader.DataError('no valid sequence in the input')
-    return ids, pfam_loader.encode(sequences)
+        raise DataError('no valid sequence in the input')
+    return ids, sequences
 
 
-def top_k_table(ids, probabilities, class_names, k):
-    """Rows ``[id, family, probability, family_2, probability_2, ...]`` and the header."""
+def batch_size_for(length, batch, quadratic, reference=REFERENCE_LENGTH):
+    """Sequences per batch for sequences of ``length`` residues: ``batch`` up to ``reference``
+    residues, then fewer, so that a batch needs about the memory of ``batch`` reference-length
+    sequences (memory ∝ length² with attention, ∝ length otherwise); at least 1."""
+    scale = (max(length, reference) / reference) ** (2 if quadratic else 1)
+    return max(1, min(batch, int(batch / scale)))
+
+
+def predict_sequences(model, sequences, batch=128, verbose=0):
+    """Probabilities (N, n_classes) of amino-acid strings, in their order, batches bounded by
+    `batch_size_for`: one `network.predict_probabilities` call per batch size, each on its own
+    token matrix (so one long sequence does not widen the matrix of all the others)."""
+    import keras
+
+    import network
+    quadratic = any(isinstance(layer, keras.layers.MultiHeadAttention) for layer in model.layers)
+    sizes = np.array([batch_size_for(len(s), batch, quadratic) for s in sequences])
+    probabilities = np.empty((len(sequences), model.output_shape[-1]), dtype=np.float32)
+    for size in sorted(set(sizes.tolist()), reverse=True):
+        index = np.flatnonzero(sizes == size)
+        tokens = pfam_loader.encode([sequences[i] for i in index])
+        probabilities[index] = network.predict_probabilities(
+            model, tokens, size, verbose=verbose if size == batch else 0)
+    return probabilities
+
+
+def length_notes(sequences, meta):
+    """``'short'``, ``'long'`` or ``''`` per sequence against the training lengths recorded in
+    the metadata (``len_min``, else `SHORT_LENGTH`; ``len_max``), with a line on stderr each."""
+    lengths = np.array([len(s) for s in sequences])
+    shortest, longest = meta.get('len_min'), meta.get('len_max')
+    short = lengths < (shortest or SHORT_LENGTH)
+    long = lengths > longest if longest else np.zeros(len(lengths), dtype=bool)
+    if short.any():
+        threshold = (f'the shortest in training ({shortest})' if shortest else
+                     f'{SHORT_LENGTH} residues (the metadata records no len_min)')
+        print(f'predict.py: note: {short.sum()} sequence(s) shorter than {threshold}; '
+              'note "short"', file=sys.stderr)
+    if long.any():
+        print(f'predict.py: note: {long.sum()} sequence(s) longer than the longest in training '
+              f'({longest}); predicted whole, note "long"', file=sys.stderr)
+    return np.where(short, 'short', np.where(long, 'long', '')).tolist()
+
+
+def top_k_table(ids, probabilities, class_names, k, notes=None):
+    """Rows ``[id, family, probability, family_2, probability_2, ..., (note)]`` and the header."""
     k = min(k, probabilities.shape[1])
     order = np.argsort(-probabilities, axis=1, kind='stable')[:, :k]
     header = ['id']
     for rank in range(1, k + 1):
         suffix = '' if rank == 1 else f'_{rank}'
         header += [f'family{suffix}', f'probability{suffix}']
+    if notes is not None:
+        header.append('note')
     rows = []
     for i, record_id in enumerate(ids):
         row = [record_id]
         for j in order[i]:
             row += [class_names[j], f'{probabilities[i, j]:.6f}']
+        if notes is not None:
+            row.append(notes[i])
         rows.append(row)
     return header, rows
 
@@ -106,54 +240,76 @@ def create_parser():
                                                        'one sequence per line')
     parser.add_argument('--out', default=None, help='output CSV (default: standard output)')
     parser.add_argument('--top_k', type=int, default=1, help='families reported per sequence')
-    parser.add_argument('--batch', type=int, default=128, help='sequences per batch')
+    parser.add_argument('--batch', type=int, default=128,
+                        help=f'sequences per batch (fewer above {REFERENCE_LENGTH} residues: a '
+                             f'batch then needs no more memory than BATCH {REFERENCE_LENGTH}-'
+                             'residue sequences)')
+    parser.add_argument('--max_length', type=int, default=MAX_LENGTH,
+                        help='a longer sequence is reported by id and skipped (--strict: an '
+                             'error); bounds the memory, which grows with the square of the '
+                             'length for MHA models (reference MHA: 0.9 GB at 4,000 residues, '
+                             '4 GB at 20,000)')
     parser.add_argument('--strict', action='store_true',
-                        help='an invalid record is an error instead of being skipped')
+                        help='an invalid or too long record is an error instead of being '
+                             'skipped')
     parser.add_argument('--meta', default=None,
-                        help='metadata JSON with class_names (default: {model}_meta.json)')
+                        help='metadata JSON with class_names (default: {model}_meta.json); '
+                             'refused when it belongs to another model')
     return parser
+
+
+def _error(err):
+    print(f'predict.py: error: {err}', file=sys.stderr)
+    return 2
 
 
 def main(argv=None):
     args = create_parser().parse_args(argv)
     try:
-        if args.top_k < 1 or args.batch < 1:
-            raise pfam_loader.DataError('--top_k and --batch must be positive')
+        if args.top_k < 1 or args.batch < 1 or args.max_length < 1:
+            raise DataError('--top_k, --batch and --max_length must be positive')
         if not os.path.isfile(args.model):
-            raise pfam_loader.DataError(f'{args.model}: no such model file')
+            raise DataError(f'{args.model}: no such model file')
         meta_file = args.meta or meta_path(args.model)
         if not os.path.isfile(meta_file):
-            raise pfam_loader.DataError(f'{meta_file}: metadata (class names) not found beside '
-                                        'the model; give it with --meta')
-        with open(meta_file) as f:
-            meta = json.load(f)
-        ids, tokens = encode_records(read_sequences(args.input), args.strict)
-    except (pfam_loader.DataError, OSError, json.JSONDecodeError) as err:
-        print(f'predict.py: error: {err}', file=sys.stderr)
-        return 2
+            raise DataError(f'{meta_file}: metadata (class names) not found beside the model; '
+                            'give it with --meta')
+        meta = load_meta(meta_file)
+        if args.out:
+            check_output(args.out, {'input': args.input, 'model': args.model,
+                                    'metadata': meta_file})
+        records = read_sequences(args.input)
+        warn_duplicate_ids(records)
+        ids, sequences = select_records(records, args.strict, args.max_length)
+    except (DataError, OSError) as err:
+        return _error(err)
 
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
     import network
-    model = network.load_model(args.model)
-    longer = int(np.sum(pfam_loader.sequence_lengths(tokens) > meta.get('len_max', np.inf)))
-    if longer:
-        print(f'predict.py: note: {longer} sequence(s) longer than the longest in training '
-              f'({meta["len_max"]}); predicted whole', file=sys.stderr)
+    try:
+        model = network.load_model(args.model)
+        check_meta(meta, model, meta_file, args.model)
+    except (ValueError, OSError) as err:               # DataError is a ValueError
+        return _error(err)
+    notes = length_notes(sequences, meta)
     started = time.time()
-    probabilities = network.predict_probabilities(
-        model, tokens, args.batch, verbose=1 if args.out and len(ids) > 20000 else 0)
+    probabilities = predict_sequences(model, sequences, args.batch,
+                                      verbose=1 if args.out and len(ids) > 20000 else 0)
     seconds = time.time() - started
-    header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k)
+    header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes)
 
     def write(handle):
         writer = csv.writer(handle, lineterminator='\n')
         writer.writerow(header)
         writer.writerows(rows)
-    if args.out:
-        pfam_loader.atomic_write(args.out, write, 'w')
-    else:
-        write(sys.stdout)
+    try:
+        if args.out:
+            pfam_loader.atomic_write(args.out, write, 'w')
+        else:
+            write(sys.stdout)
+    except OSError as err:
+        return _error(f'--out {args.out}: {err}')
     print(f'predict.py: {len(ids):,} sequences in {seconds:.2f} s '
           f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s)', file=sys.stderr)
     return 0

@@ -52,12 +52,12 @@ def test_csv_and_plain_text_inputs(tmp_path):
 
 def test_predictions_match_the_model_and_its_meta(trained, tmp_path):
     model_path, dat = trained
-    out = tmp_path / 'preds.csv'
+    out = tmp_path / 'new' / 'folder' / 'preds.csv'                 # created when missing
     assert predict.main(['--model', model_path, '--input', _fasta(tmp_path / 'x.fa', dat),
                          '--out', str(out), '--top_k', '3', '--batch', '7']) == 0
     rows = list(csv.DictReader(open(out)))
     assert list(rows[0]) == ['id', 'family', 'probability', 'family_2', 'probability_2',
-                             'family_3', 'probability_3']
+                             'family_3', 'probability_3', 'note']
     model = keras.models.load_model(model_path)
     probabilities = network.predict_probabilities(model, dat['ins_test'][:30])
     names = json.load(open(predict.meta_path(model_path)))['class_names']
@@ -118,3 +118,251 @@ def test_bench_quick_mode_reports_every_type(tmp_path):
             row['train_bucketed_samples_per_s'] / row['train_padded_samples_per_s'], rel=0.02)
         assert row['inference_sequences_per_s'] > 0 and row['inference_sequences'] == 100
     assert '| gru |' in (tmp_path / 'bench.md').read_text()
+
+
+# ---------------------------------------------------------------- issue 12: refuse early
+def _lines(text):
+    return [line for line in text.splitlines() if line.startswith('predict.py')]
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch):
+    """Fail the test if predict.py gets as far as loading the model."""
+    def refuse(path):
+        raise AssertionError(f'the model {path} was loaded before the error')
+    monkeypatch.setattr(network, 'load_model', refuse)
+
+
+def test_unwritable_out_fails_before_the_model_is_loaded(trained, tmp_path, capsys,
+                                                         no_model_loading):
+    model_path, _ = trained
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    (tmp_path / 'a_file').write_text('not a folder\n')
+    argv = ['--model', model_path, '--input', str(tmp_path / 'x.txt')]
+    assert predict.main(argv + ['--out', str(tmp_path / 'a_file' / 'sub' / 'p.csv')]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        f'predict.py: error: --out {tmp_path / "a_file" / "sub" / "p.csv"}: '
+        f'{tmp_path / "a_file"} is a file, not a directory']
+    assert predict.main(argv + ['--out', str(tmp_path)]) == 2
+    assert _lines(capsys.readouterr().err) == [f'predict.py: error: --out {tmp_path}: is a '
+                                               'directory']
+    if os.geteuid() != 0:                                 # root writes anywhere
+        locked = tmp_path / 'locked'
+        locked.mkdir(mode=0o500)
+        assert predict.main(argv + ['--out', str(locked / 'p.csv')]) == 2
+        assert 'cannot write in' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('spelling', ['same', 'dotdot', 'symlink', 'hardlink'])
+def test_out_equal_to_the_input_is_refused(trained, tmp_path, capsys, no_model_loading,
+                                           spelling):
+    model_path, _ = trained
+    (tmp_path / 'd').mkdir()
+    source = tmp_path / 'd' / 'in.fa'
+    source.write_text('>a\nACDEFGHIKL\n')
+    out = {'same': source, 'dotdot': tmp_path / 'd' / '..' / 'd' / 'in.fa',
+           'symlink': tmp_path / 'link.fa', 'hardlink': tmp_path / 'hard.fa'}[spelling]
+    if spelling == 'symlink':
+        out.symlink_to(source)
+    elif spelling == 'hardlink':
+        os.link(source, out)
+    assert predict.main(['--model', model_path, '--input', str(source), '--out', str(out)]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        f'predict.py: error: --out {out} is the input file {source}; refusing to overwrite it']
+    assert source.read_text() == '>a\nACDEFGHIKL\n'
+
+
+def test_out_equal_to_the_model_or_its_meta_is_refused(trained, tmp_path, capsys,
+                                                       no_model_loading):
+    model_path, _ = trained
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    before = open(model_path, 'rb').read()
+    for out, what in ((model_path, 'model'), (predict.meta_path(model_path), 'metadata')):
+        assert predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
+                             '--out', out]) == 2
+        assert f'is the {what} file' in capsys.readouterr().err
+    assert open(model_path, 'rb').read() == before
+
+
+# ---------------------------------------------------------------- corrupt model, wrong meta
+def _copy_model(model_path, directory, name, content=None, meta=None):
+    """A copy of the model (or ``content`` in its place) with its metadata (or ``meta``)."""
+    path = directory / f'{name}.keras'
+    path.write_bytes(open(model_path, 'rb').read() if content is None else content)
+    if meta is None:
+        meta = json.load(open(predict.meta_path(model_path)))
+    (directory / f'{name}_meta.json').write_text(json.dumps(meta))
+    return str(path)
+
+
+def _junk_weights(model_path):
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(model_path) as source, zipfile.ZipFile(buffer, 'w') as target:
+        for name in source.namelist():
+            target.writestr(name, b'junk' if name.endswith('.h5') else source.read(name))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize('damage, reason', [
+    ('empty', 'an empty file'),
+    ('truncated', 'not a zip archive, {size:,} bytes: truncated?'),
+    ('junk_weights', 'OSError: Unable to synchronously open file (file signature not found)'),
+])
+def test_a_corrupt_model_is_a_one_line_error(trained, tmp_path, capsys, damage, reason):
+    model_path, _ = trained
+    whole = open(model_path, 'rb').read()
+    content = {'empty': b'', 'truncated': whole[:len(whole) // 2],
+               'junk_weights': _junk_weights(model_path)}[damage]
+    path = _copy_model(model_path, tmp_path, damage, content)
+    with pytest.raises(ValueError) as raised:
+        network.load_model(path)
+    message = (f'{path}: not a readable Keras model ({reason.format(size=len(content))}); '
+               'retrain or re-copy it')
+    assert str(raised.value) == message and 'File not found' not in message
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    assert predict.main(['--model', path, '--input', str(tmp_path / 'x.txt')]) == 2
+    assert _lines(capsys.readouterr().err) == [f'predict.py: error: {message}']
+
+
+def test_a_truncated_model_from_the_command_line(trained, tmp_path):
+    model_path, _ = trained
+    whole = open(model_path, 'rb').read()
+    path = _copy_model(model_path, tmp_path, 'cut', whole[:1000])
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    result = _cli('--model', path, '--input', str(tmp_path / 'x.txt'))
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert _lines(result.stderr) == [f'predict.py: error: {path}: not a readable Keras model '
+                                     '(not a zip archive, 1,000 bytes: truncated?); retrain or '
+                                     're-copy it']
+    with pytest.raises(FileNotFoundError, match='no such model file'):
+        network.load_model(str(tmp_path / 'absent.keras'))
+
+
+def test_a_meta_with_another_class_count_is_refused(trained, tmp_path, capsys):
+    model_path, _ = trained
+    meta = json.load(open(predict.meta_path(model_path)))
+    meta['class_names'] = meta['class_names'][:-1]
+    (tmp_path / 'short_meta.json').write_text(json.dumps(meta))
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    assert predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
+                         '--meta', str(tmp_path / 'short_meta.json')]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        f'predict.py: error: {tmp_path / "short_meta.json"}: 5 class names but {model_path} has '
+        '6 outputs; the metadata belongs to another model']
+
+
+def test_fingerprint_survives_saving_and_tells_models_apart(trained, tmp_path):
+    model_path, _ = trained
+    model = network.load_model(model_path)
+    fingerprint = network.model_fingerprint(model)
+    assert fingerprint.startswith('6:') and len(fingerprint) == 2 + 16
+    model.save(tmp_path / 'again.keras')
+    assert network.model_fingerprint(network.load_model(str(tmp_path / 'again.keras'))) == \
+        fingerprint
+    network.predict_probabilities(model, np.ones((2, 30), dtype=np.uint8))    # no state change
+    assert network.model_fingerprint(model) == fingerprint
+    other = keras.models.clone_model(model)                    # same shapes, other weights
+    assert network.model_fingerprint(other) not in (fingerprint, None)
+    weights = model.get_weights()
+    weights[-1] = weights[-1] + 1e-6                           # one bias nudged
+    other.set_weights(weights)
+    assert network.model_fingerprint(other) != fingerprint
+
+
+def test_a_meta_bound_to_another_model_is_refused(trained, tmp_path, capsys):
+    model_path, dat = trained
+    meta = json.load(open(predict.meta_path(model_path)))
+    meta['fingerprint'] = network.model_fingerprint(network.load_model(model_path))
+    own = _copy_model(model_path, tmp_path, 'own', meta=meta)
+    other_model = network.small_test_model('gru', n_classes=len(meta['class_names']))
+    other = str(tmp_path / 'other.keras')
+    other_model.save(other)
+    fasta = _fasta(tmp_path / 'x.fa', dat, n=5)
+    assert predict.main(['--model', own, '--input', fasta]) == 0              # its own meta
+    assert len(capsys.readouterr().out.splitlines()) == 6
+    own_meta = predict.meta_path(own)
+    assert predict.main(['--model', other, '--input', fasta, '--meta', own_meta]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        f'predict.py: error: {own_meta}: written for another model (fingerprint '
+        f'{meta["fingerprint"]}, {other} has {network.model_fingerprint(other_model)}); use the '
+        'metadata saved beside it']
+    del meta['fingerprint']                                   # older metas: class count only
+    (tmp_path / 'old_meta.json').write_text(json.dumps(meta))
+    assert predict.main(['--model', other, '--input', fasta,
+                         '--meta', str(tmp_path / 'old_meta.json')]) == 0
+
+
+# ---------------------------------------------------------------- duplicates, lengths
+def test_duplicate_ids_are_warned_about_once(trained, tmp_path, capsys):
+    model_path, _ = trained
+    (tmp_path / 'dup.fa').write_text('>a\nACDEFGHIKLMNPQRS\n>b\nMKVLAAGIVLLAAGCS\n'
+                                     '>a\nMKVLAAGIVLLAAGCS\n>a\nACDEFGHIKLMNPQRS\n')
+    assert predict.main(['--model', model_path, '--input', str(tmp_path / 'dup.fa')]) == 0
+    captured = capsys.readouterr()
+    assert [line.split(',')[0] for line in captured.out.splitlines()] == ['id', 'a', 'b', 'a', 'a']
+    assert [line for line in captured.err.splitlines() if 'id' in line] == [
+        "predict.py: warning: 2 record(s) repeat an earlier id (e.g. 'a'); each record gets its "
+        'own row, in input order']
+
+
+def test_short_and_long_sequences_are_flagged_in_the_note_column(trained, tmp_path, capsys):
+    model_path, _ = trained
+    meta = json.load(open(predict.meta_path(model_path)))
+    len_max = meta['len_max']
+    assert 'len_min' not in meta                     # hw6_base does not record it (yet)
+    records = {'tiny': 'MKVLA', 'edge': 'A' * predict.SHORT_LENGTH, 'mid': 'ACDEFGHIKL' * 5,
+               'huge': 'ACDEFGHIKL' * (len_max // 10 + 1)}
+    (tmp_path / 'in.fa').write_text(''.join(f'>{k}\n{v}\n' for k, v in records.items()))
+    argv = ['--model', model_path, '--input', str(tmp_path / 'in.fa')]
+    assert predict.main(argv) == 0
+    captured = capsys.readouterr()
+    notes = {row['id']: row['note'] for row in csv.DictReader(captured.out.splitlines())}
+    assert notes == {'tiny': 'short', 'edge': '', 'mid': '', 'huge': 'long'}
+    assert f'1 sequence(s) shorter than {predict.SHORT_LENGTH} residues (the metadata records ' \
+        'no len_min)' in captured.err
+    assert f'1 sequence(s) longer than the longest in training ({len_max})' in captured.err
+    meta['len_min'] = 30                             # a meta that records the training minimum
+    (tmp_path / 'meta30.json').write_text(json.dumps(meta))
+    assert predict.main(argv + ['--meta', str(tmp_path / 'meta30.json')]) == 0
+    captured = capsys.readouterr()
+    notes = {row['id']: row['note'] for row in csv.DictReader(captured.out.splitlines())}
+    assert notes == {'tiny': 'short', 'edge': 'short', 'mid': '', 'huge': 'long'}
+    assert '2 sequence(s) shorter than the shortest in training (30)' in captured.err
+
+
+def test_max_length_skips_by_id_or_is_fatal_with_strict(trained, tmp_path, capsys):
+    model_path, _ = trained
+    (tmp_path / 'in.fa').write_text(f'>ok\n{"ACDEFGHIKL" * 3}\n>big\n{"ACDEFGHIKL" * 6}\n')
+    argv = ['--model', model_path, '--input', str(tmp_path / 'in.fa'), '--max_length', '50']
+    assert predict.main(argv) == 0
+    captured = capsys.readouterr()
+    assert [line.split(',')[0] for line in captured.out.splitlines()] == ['id', 'ok']
+    assert 'predict.py: skipping sequence big has 60 residues, more than --max_length 50' in \
+        captured.err.splitlines()
+    assert predict.main(argv + ['--strict']) == 2
+    assert _lines(capsys.readouterr().err) == [
+        'predict.py: error: sequence big has 60 residues, more than --max_length 50']
+    assert f'(default: {predict.MAX_LENGTH})' in predict.create_parser().format_help()
+
+
+def test_batch_size_shrinks_with_length():
+    size = predict.batch_size_for
+    assert [size(n, 128, True) for n in (10, 800, 1600, 4000, 20000)] == [128, 128, 32, 5, 1]
+    assert [size(n, 128, False) for n in (10, 800, 1600, 4000, 200000)] == [128, 128, 64, 25, 1]
+    assert size(1600, 16, True) == 4 and size(100, 16, True) == 16
+
+
+def test_length_groups_give_the_same_probabilities(trained):
+    """Batches bounded by length (several predict_probabilities calls) change no value."""
+    model_path, dat = trained
+    model = network.load_model(model_path)
+    rng = np.random.default_rng(0)
+    sequences = [pfam_loader.decode(row) for row in dat['ins_test'][:20]]
+    sequences += [''.join(rng.choice(list(pfam_loader.AMINO_ACIDS), n)) for n in (900, 1700, 2500)]
+    order = rng.permutation(len(sequences))
+    sequences = [sequences[i] for i in order]
+    expected = network.predict_probabilities(model, pfam_loader.encode(sequences), 8)
+    np.testing.assert_allclose(predict.predict_sequences(model, sequences, 8), expected,
+                               atol=1e-5)
