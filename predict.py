@@ -116,6 +116,10 @@ def check_output(out, inputs):
         for what, path in inputs.items():
             if os.path.exists(path) and os.path.samefile(out, path):
                 raise DataError(f'--out {out} is the {what} file {path}; refusing to overwrite it')
+        if not os.path.isfile(out):                     # /dev/null, /dev/stdout, a fifo
+            if not os.access(out, os.W_OK):
+                raise DataError(f'--out {out}: not writable')
+            return
     folder = os.path.dirname(os.path.abspath(out))
     while not os.path.exists(folder):                   # atomic_write creates missing folders
         folder = os.path.dirname(folder)
@@ -304,7 +308,10 @@ def main(argv=None):
         writer.writerow(header)
         writer.writerows(rows)
     try:
-        if args.out:
+        if args.out and os.path.exists(args.out) and not os.path.isfile(args.out):
+            with open(args.out, 'w') as handle:         # a device or fifo: never replaced
+                write(handle)
+        elif args.out:
             pfam_loader.atomic_write(args.out, write, 'w')
         else:
             write(sys.stdout)

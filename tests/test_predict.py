@@ -153,6 +153,25 @@ def test_unwritable_out_fails_before_the_model_is_loaded(trained, tmp_path, caps
         assert 'cannot write in' in capsys.readouterr().err
 
 
+def test_out_to_a_fifo_or_device_writes_into_it(trained, tmp_path):
+    """``--out /dev/stdout`` or a fifo is written into, never replaced by a regular file."""
+    import stat
+    import threading
+    model_path, _ = trained
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    fifo = tmp_path / 'pipe'
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo).read()), daemon=True)
+    reader.start()
+    assert predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
+                         '--out', str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert received[0].splitlines()[0] == 'id,family,probability,note'
+    assert received[0].splitlines()[1].startswith('line1,DEMO')
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 @pytest.mark.parametrize('spelling', ['same', 'dotdot', 'symlink', 'hardlink'])
 def test_out_equal_to_the_input_is_refused(trained, tmp_path, capsys, no_model_loading,
                                            spelling):
