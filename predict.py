@@ -79,7 +79,10 @@ def read_sequences(path):
 
 
 def load_meta(meta_file):
-    """The metadata dict, with a ``class_names`` list checked."""
+    """The metadata dict, with a ``class_names`` list checked, and the ``vocabulary`` (when
+    recorded) that of `pfam_loader.encode`: None (a model trained on course pickles alone, whose
+    letter map is unknown) or another letter map is refused, as its tokens would mean other
+    residues."""
     try:
         with open(meta_file, 'rb') as f:
             meta = json.loads(f.read().decode('utf-8'))
@@ -88,6 +91,10 @@ def load_meta(meta_file):
     names = meta.get('class_names') if isinstance(meta, dict) else None
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
         raise DataError(f'{meta_file}: no class_names list (not the metadata of a model)')
+    if 'vocabulary' in meta and meta['vocabulary'] != pfam_loader.VOCABULARY:
+        raise DataError(f'{meta_file}: the model was trained on tokens of the letter map '
+                        f'{meta["vocabulary"]!r} (None: unknown, course pickles alone), not '
+                        f'{pfam_loader.VOCABULARY!r}; its predictions would be meaningless')
     return meta
 
 

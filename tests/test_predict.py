@@ -272,6 +272,23 @@ def test_a_meta_with_another_class_count_is_refused(trained, tmp_path, capsys):
         '6 outputs; the metadata belongs to another model']
 
 
+@pytest.mark.parametrize('vocabulary', [None, 'ARNDCQEGHILKMFPSTWYV'])
+def test_a_meta_with_another_letter_map_is_refused(trained, tmp_path, capsys, no_model_loading,
+                                                   vocabulary):
+    model_path, _ = trained
+    meta = json.load(open(predict.meta_path(model_path)))
+    assert meta['vocabulary'] == pfam_loader.VOCABULARY
+    meta['vocabulary'] = vocabulary
+    (tmp_path / 'meta.json').write_text(json.dumps(meta))
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    assert predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
+                         '--meta', str(tmp_path / 'meta.json')]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        f'predict.py: error: {tmp_path / "meta.json"}: the model was trained on tokens of the '
+        f'letter map {vocabulary!r} (None: unknown, course pickles alone), not '
+        f'{pfam_loader.VOCABULARY!r}; its predictions would be meaningless']
+
+
 def test_fingerprint_survives_saving_and_tells_models_apart(trained, tmp_path):
     model_path, _ = trained
     model = network.load_model(model_path)
