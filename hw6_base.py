@@ -432,7 +432,9 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
             'len_max': int(dat['len_max']),
             # None: course pickles without their letter map (predict.py then refuses)
             'vocabulary': dat.get('vocabulary', pfam_loader.VOCABULARY),
-            'padding_token': pfam_loader.PAD_TOKEN, 'test_accuracy': test_accuracy}
+            'padding_token': pfam_loader.PAD_TOKEN, 'test_accuracy': test_accuracy,
+            'len_min': int(pfam_loader.sequence_lengths(dat['ins_train']).min()),
+            'fingerprint': network.model_fingerprint(model)}     # binds the meta to the model
     result = {
         'args': vars(args).copy(), 'name': name, 'model_type': args.model_type,
         'rotation': args.rotation, 'history': history, 'test_accuracy': test_accuracy,

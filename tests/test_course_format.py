@@ -164,6 +164,15 @@ def test_pickle_only_model_has_no_letter_map(course_pickles_2022, tmp_path):
     import json
     meta = json.load(open(tmp_path / 'gru_rot0_meta.json'))
     assert meta['vocabulary'] is None and meta['class_names'][0].startswith('PF')
+    assert meta['fingerprint'] == network.model_fingerprint(
+        network.load_model(str(tmp_path / 'gru_rot0.keras')))
+    fasta = tmp_path / 'new.fa'
+    fasta.write_text('>a\nMKVLAAGIVLLLAAGCSSEKP\n')
+    result = subprocess.run([sys.executable, 'predict.py', '--model',
+                             str(tmp_path / 'gru_rot0.keras'), '--input', str(fasta), '--out',
+                             str(tmp_path / 'p.csv')], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert 'letter map None' in result.stderr and not (tmp_path / 'p.csv').exists()
 
 
 def test_convert_writes_an_equivalent_suite_dataset(course_dir, tmp_path):
