@@ -91,6 +91,12 @@ def load_results(results_dir):
     if not results:
         raise ResultsError(f'{results_dir}: none of the {skipped} *_results.pkl files is a '
                            'readable result (see the lines above)')
+    # Pooling test folds (Figure 4, the table) needs class i to be one family in every result.
+    first = next(iter(results.values()))
+    for result in results.values():
+        if list(result['class_names']) != list(first['class_names']):
+            raise ResultsError(f'{result["path"]} and {first["path"]} number their classes '
+                               'differently (other datasets?); put them in separate directories')
     return results
 
 

@@ -111,6 +111,19 @@ def test_missing_types_and_rotations_are_skipped_with_a_note(results_dir, tmp_pa
     assert 'no gru results' in err and 'mha: no result for rotation(s) [1]' in err
 
 
+
+def test_results_with_different_class_lists_are_not_pooled(results_dir, tmp_path):
+    mixed = tmp_path / 'mixed'
+    mixed.mkdir()
+    shutil.copy(results_dir / 'mha_rot0_results.pkl', mixed)
+    with open(results_dir / 'gru_rot1_results.pkl', 'rb') as f:
+        other = pickle.load(f)
+    other['class_names'] = list(reversed(other['class_names']))      # another class order
+    with open(mixed / 'gru_rot1_results.pkl', 'wb') as f:
+        pickle.dump(other, f)
+    with pytest.raises(figures.ResultsError, match='number their classes differently'):
+        figures.load_results(str(mixed))
+
 def _cli(*argv):
     return subprocess.run([sys.executable, os.path.join(ROOT, 'figures.py'), *argv],
                           capture_output=True, text=True, cwd=ROOT)
