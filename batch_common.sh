@@ -12,7 +12,8 @@
 #   EXP_INDEX      the rotation outside SLURM (inside: SLURM_ARRAY_TASK_ID)
 set -euo pipefail
 if [ ! -f "${PFAM_HOME:-}/hw6_base.py" ]; then
-    echo "batch_common.sh: error: PFAM_HOME='${PFAM_HOME:-}' is not the repository (no hw6_base.py)" >&2
+    echo "batch_common.sh: error: PFAM_HOME='${PFAM_HOME:-}' is not the repository" \
+         "(no hw6_base.py)" >&2
     exit 2
 fi
 cd "$PFAM_HOME"

@@ -34,7 +34,8 @@ if [ -z "${PFAM_HOME:-}" ]; then
     while [ -n "$command" ] && [ ! -f "$command" ]; do              # drop the script's arguments
         if [ "${command% *}" = "$command" ]; then command=; else command=${command% *}; fi
     done
-    for PFAM_HOME in "$(dirname "$0")" "${command:+$(dirname "$command")}" "${SLURM_SUBMIT_DIR:-}"; do
+    for PFAM_HOME in "$(dirname "$0")" "${command:+$(dirname "$command")}" \
+                     "${SLURM_SUBMIT_DIR:-}"; do
         [ -f "$PFAM_HOME/batch_common.sh" ] && break
     done
 fi
