@@ -339,11 +339,12 @@ def resume(model, paths, name):
             os.remove(os.path.join(run_dir, leftover))
     state = load_checkpoint(model, run_dir)
     if state is None:
-        state = {'epochs': 0, 'history': {}, 'best_epochs': None}
+        if os.path.exists(paths['run_log']):
+            os.remove(paths['run_log'])
+        return {'epochs': 0, 'history': {}, 'best_epochs': None}
     write_log(paths['run_log'], state['history'])
-    if state['epochs']:
-        print(f'{name}: resuming after epoch {state["epochs"]} (checkpoints in {run_dir})',
-              flush=True)
+    print(f'{name}: resuming after epoch {state["epochs"]} (checkpoints in {run_dir})',
+          flush=True)
     return state
 
 

@@ -142,7 +142,7 @@ def result_problem(path):
     try:
         with open(path, 'rb') as f:
             result = pickle.load(f)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return 'no such file'
     except Exception as err:                   # empty, truncated, not a pickle, unreadable ...
         return f'unreadable ({type(err).__name__}: {err})'.replace('\n', ' ')

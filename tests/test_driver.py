@@ -107,6 +107,7 @@ def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
     (['--exp_type', 'rotations', '--exp_index', '5'], 'out of range'),
     (['--n_embeddings', '30'], '--n_embeddings must be < 26'),
     (['--exp_type', 'nosuch', '--exp_index', '0'], "unknown --exp_type 'nosuch'"),
+    (['--lr', 'nan'], 'argument --lr: must be a finite number > 0, got nan'),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, message):
     result = _run_cli('hw6_base.py', '--results_path', str(tmp_path), *argv)

@@ -1,0 +1,380 @@
+"""The driver under real faults: SIGTERM and SIGKILL at awkward moments, corrupt checkpoints,
+NaN losses, double submissions, --force, unreadable results, unwritable paths (issue 12).
+
+Processes, signals and files are real: runs are started with subprocess and killed with
+os.kill; the moment is chosen by watching the run's own files.
+"""
+import fcntl
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import hw6_base
+import job_control
+import parser as arguments
+from conftest import ROOT
+from test_driver import TINY, _args, _run_cli, complete_result
+
+NAME = 'gru_rot0'
+ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}
+
+
+# ---------------------------------------------------------------- helpers
+def _start(tmp_path, argv, tag='run'):
+    """A real `python hw6_base.py ...` process; its stdout/stderr go to files (no pipe to fill)."""
+    out, err = open(tmp_path / f'{tag}.out', 'w'), open(tmp_path / f'{tag}.err', 'w')
+    process = subprocess.Popen([sys.executable, 'hw6_base.py', *argv], cwd=ROOT, env=ENV,
+                               stdout=out, stderr=err, text=True)
+    process.outputs = (tmp_path / f'{tag}.out', tmp_path / f'{tag}.err')
+    return process
+
+
+def _finish(process, timeout=240):
+    """(exit status, stdout, stderr) of a started process."""
+    status = process.wait(timeout=timeout)
+    return status, process.outputs[0].read_text(), process.outputs[1].read_text()
+
+
+def _wait_for(condition, process, timeout=240, poll=0.02):
+    """Poll until ``condition()``; fails when the process ends first or time runs out."""
+    deadline = time.time() + timeout
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f'the run ended (status {process.returncode}) before the moment to '
+                        f'signal it: {process.outputs[1].read_text()[-2000:]}')
+        assert time.time() < deadline, 'timed out waiting for the moment to signal'
+        time.sleep(poll)
+
+
+def _epochs_logged(results):
+    """Epoch rows of the run's own log (a row appears once its checkpoint is on disk)."""
+    path = results / f'{NAME}_run' / f'{NAME}_log.csv'
+    try:
+        return max(len(path.read_text().splitlines()) - 1, 0)
+    except FileNotFoundError:
+        return 0
+
+
+def _our_lines(stderr):
+    """The driver's own stderr lines (TensorFlow may log a few of its own)."""
+    return [line for line in stderr.splitlines()
+            if line.startswith(('hw6_base.py:', f'{NAME}:'))]
+
+
+def _result(results):
+    with open(results / f'{NAME}_results.pkl', 'rb') as f:
+        return pickle.load(f)
+
+
+def _assert_full_history(result, epochs):
+    assert result['n_epochs'] == epochs == len(result['epoch_times'])
+    assert result['history']['epoch'] == list(range(epochs))
+    assert {len(values) for values in result['history'].values()} == {epochs}
+
+
+class _RaiseAtEpochEnd(keras.callbacks.Callback):
+    """KeyboardInterrupt at the end of the given epoch (0-based), after its checkpoint."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+# ---------------------------------------------------------------- 1: SIGTERM in the last epoch
+def test_sigterm_in_the_last_epoch_resumes_to_the_full_history(demo_dir, tmp_path):
+    results = tmp_path / 'results'
+    argv = _args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '60')
+    run = _start(tmp_path, argv)
+    _wait_for(lambda: _epochs_logged(results) >= 1, run)        # epoch 2 has begun
+    os.kill(run.pid, signal.SIGTERM)
+    status, _, stderr = _finish(run)
+    assert status == 143 and 'Traceback' not in stderr, stderr
+    assert _epochs_logged(results) == 1, 'the SIGTERM came after epoch 2 ended: a slow poll?'
+    assert _our_lines(stderr) == [f'{NAME}: interrupted; run the same command again to resume '
+                                  'after the last finished epoch']
+    assert not os.path.exists(results / f'{NAME}_results.pkl')
+
+    rerun = _run_cli('hw6_base.py', *argv, env=ENV)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f'{NAME}: resuming after epoch 1 ' in rerun.stdout
+    _assert_full_history(_result(results), 2)
+    assert not os.path.exists(results / f'{NAME}_run')
+    assert len((results / f'{NAME}_log.csv').read_text().splitlines()) == 3
+
+
+# ---------------------------------------------------------------- 2: SIGKILL, corrupt checkpoints
+def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tmp_path):
+    results = tmp_path / 'results'
+    run_dir = results / f'{NAME}_run'
+    argv = _args(demo_dir, results, '--epochs', '3', '--steps_per_epoch', '40')
+
+    def writing_a_checkpoint():                  # temporary files exist only while one is written
+        return run_dir.is_dir() and any(name.startswith(('.tmp', '.epoch'))
+                                        for name in os.listdir(run_dir))
+    run = _start(tmp_path, argv)                 # killed while epoch 2's checkpoint is written
+    _wait_for(lambda: (_epochs_logged(results) >= 1 and writing_a_checkpoint())
+              or _epochs_logged(results) >= 2, run, poll=0.001)
+    os.kill(run.pid, signal.SIGKILL)
+    assert run.wait(timeout=60) == -signal.SIGKILL
+    assert os.path.exists(results / f'{NAME}.lock')          # left behind, but free: a dead holder
+
+    rerun = _run_cli('hw6_base.py', *argv, env=ENV)
+    assert rerun.returncode == 0, rerun.stderr
+    assert 'Traceback' not in rerun.stderr and f'{NAME}: resuming after epoch ' in rerun.stdout
+    _assert_full_history(_result(results), 3)
+    assert job_control.result_is_complete(results / f'{NAME}_results.pkl')
+    assert not os.path.exists(results / f'{NAME}.lock')
+
+
+def test_truncated_newest_checkpoint_resumes_from_the_one_before(demo_dir, tmp_path, capsys):
+    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience', '0')
+    assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(1)]) == 143
+    newest = tmp_path / f'{NAME}_run' / 'epoch0002.weights.h5'
+    newest.write_bytes(newest.read_bytes()[:1000])           # as a kill mid-write would leave it
+    capsys.readouterr()
+
+    assert hw6_base.main(argv) == 0
+    captured = capsys.readouterr()
+    assert 'skipped unreadable newer checkpoint(s) (epoch 2: ' in captured.err
+    assert f'{NAME}: resuming after epoch 1 ' in captured.out
+    _assert_full_history(_result(tmp_path), 3)
+
+
+def test_unreadable_resume_state_is_a_one_line_error(demo_dir, tmp_path):
+    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
+    assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(0)]) == 143
+    only = tmp_path / f'{NAME}_run' / 'epoch0001.weights.h5'
+    only.write_bytes(b'')
+
+    rerun = _run_cli('hw6_base.py', *argv, env=ENV)
+    assert rerun.returncode == 2 and 'Traceback' not in rerun.stderr, rerun.stderr
+    [line] = _our_lines(rerun.stderr)
+    assert line.startswith(f'hw6_base.py: error: the resume state in {tmp_path}/{NAME}_run '
+                           'cannot be loaded (epoch 1: ')
+    assert line.endswith('; delete that folder to train this configuration from the start')
+    assert only.exists() and not os.path.exists(tmp_path / f'{NAME}_results.pkl')
+
+
+# ---------------------------------------------------------------- 3: NaN
+def test_nan_loss_exits_3_and_writes_no_result(demo_dir, tmp_path, capsys):
+    assert hw6_base.main(_args(demo_dir, tmp_path, '--epochs', '2', '--steps_per_epoch', '3',
+                               '--lr', '1e30', '--clipnorm', '0')) == 3
+    assert 'loss became nan in epoch 1, batch ' in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / f'{NAME}_results.pkl')
+    assert not os.path.exists(tmp_path / f'{NAME}_log.csv')
+
+
+def test_nan_in_a_later_epoch_keeps_the_finite_epochs(demo_dir, tmp_path, capsys):
+    class PoisonSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.layers[-1].kernel.assign(np.full(self.model.layers[-1].kernel.shape,
+                                                            np.nan))
+    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
+    assert hw6_base.main(argv, extra_callbacks=[PoisonSecondEpoch()]) == 3
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith(NAME)]
+    assert line.startswith(f'{NAME}: the loss became nan in epoch 2, batch 1; stopped, no result '
+                           'written (lower --lr')
+    assert not os.path.exists(tmp_path / f'{NAME}_results.pkl')
+    log = (tmp_path / f'{NAME}_run' / f'{NAME}_log.csv').read_text().splitlines()
+    assert len(log) == 2 and 'nan' not in log[1]                  # epoch 1 only, finite
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--lr', 'nan'], 'argument --lr: must be a finite number > 0, got nan'),
+    (['--lr', '0'], 'argument --lr: must be a finite number > 0, got 0'),
+    (['--lr=-1e-3'], 'argument --lr: must be a finite number > 0'),
+    (['--lr', 'inf'], 'argument --lr: must be a finite number > 0'),
+    (['--clipnorm', '-1'], 'argument --clipnorm: must be a finite number >= 0'),
+    (['--clipnorm', 'nan'], 'argument --clipnorm: must be a finite number >= 0'),
+    (['--dropout', '1'], 'argument --dropout: must be in [0, 1)'),
+    (['--dropout', 'nan'], 'argument --dropout: must be in [0, 1)'),
+    (['--l2', 'inf'], 'argument --l2: must be a finite number >= 0'),
+    (['--lr_factor', '1'], 'argument --lr_factor: must be in (0, 1)'),
+    (['--min_delta', 'nan'], 'argument --min_delta: must be a finite number >= 0'),
+    (['--prefetch', '-2'], 'argument --prefetch: must be >= 0, or -1 for AUTOTUNE'),
+])
+def test_parser_refuses_non_finite_and_out_of_range_floats(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        arguments.parse_args(argv)
+    assert exit_.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert message in line
+
+
+# ---------------------------------------------------------------- 4, 19: the run lock, --missing
+def test_second_copy_of_a_running_configuration_exits_at_once(demo_dir, tmp_path):
+    results = tmp_path / 'results'
+    argv = _args(demo_dir, results, '--epochs', '50', '--steps_per_epoch', '100', '--exp_type',
+                 'rotations', '--exp_index', '0')
+    first = _start(tmp_path, argv)
+    lock = results / f'{NAME}.lock'
+    _wait_for(lambda: job_control.lock_is_held(str(lock)), first)
+    try:
+        second = _run_cli('hw6_base.py', *argv, env=ENV)
+        assert second.returncode == 4, second.stderr
+        [line] = second.stderr.strip().splitlines()
+        assert line == (f'hw6_base.py: error: {NAME} is already running (pid {first.pid} on '
+                        f'{socket.gethostname()}; lock {lock}); not starting a second copy')
+        missing = _run_cli('job_control.py', *argv[:-2], '--missing')  # all rotations
+        assert (missing.returncode, missing.stdout.strip()) == (0, '1,2,3,4')  # 0 is running
+        assert first.poll() is None                                  # undisturbed
+    finally:
+        os.kill(first.pid, signal.SIGTERM)
+    status, _, stderr = _finish(first)
+    assert status == 143 and 'Traceback' not in stderr, stderr
+    assert not lock.exists()                                         # released and removed
+
+
+def test_lock_primitives(tmp_path):
+    path = str(tmp_path / 'x.lock')
+    held = job_control.acquire_run_lock(path)
+    assert job_control.lock_is_held(path)
+    assert open(path).read() == f'pid {os.getpid()} on {socket.gethostname()}\n'
+    with pytest.raises(job_control.LockHeld, match=f'pid {os.getpid()} on '):
+        job_control.acquire_run_lock(path, retries=1, wait=0.01)     # another open file: refused
+    job_control.release_run_lock(held)
+    assert not os.path.exists(path) and not job_control.lock_is_held(path)
+    open(path, 'w').write('pid 1 on a-dead-node\n')                  # a stale lock file is free
+    assert not job_control.lock_is_held(path)
+    job_control.release_run_lock(job_control.acquire_run_lock(path))
+
+
+def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_path):
+    cli = ['job_control.py', '--results_path', str(tmp_path), '--exp_type', 'rotations',
+           '--missing']
+    for rotation in (0, 3):
+        (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
+            pickle.dumps(complete_result()))
+    (tmp_path / 'gru_rot1_results.pkl').write_bytes(pickle.dumps(complete_result(
+        test_accuracy=float('nan'))))                                  # not done
+    (tmp_path / 'gru_rot2.lock').write_text('pid 1 on gone\n')          # stale: not running
+    with open(tmp_path / 'gru_rot4.lock', 'w') as live:
+        fcntl.flock(live, fcntl.LOCK_EX | fcntl.LOCK_NB)                # a live holder
+        result = _run_cli(*cli)
+        assert (result.returncode, result.stdout) == (0, '1,2\n')
+        for rotation in (1, 2):
+            (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
+                pickle.dumps(complete_result()))
+        result = _run_cli(*cli)
+    assert (result.returncode, result.stdout) == (1, '')
+    [line] = result.stderr.splitlines()
+    assert 'nothing missing' in line and 'done or running' in line
+    assert _run_cli(*cli).stdout == '4\n'                               # its holder has gone
+    shell = subprocess.run(['bash', '-c', f'idx=$({sys.executable} {" ".join(cli)} 2>/dev/null)'
+                            ' && echo submit $idx'], cwd=ROOT, capture_output=True, text=True)
+    assert shell.stdout == 'submit 4\n'
+
+
+# ---------------------------------------------------------------- 5: --force
+def test_interrupted_force_keeps_the_old_finished_run_intact(demo_dir, tmp_path):
+    results = tmp_path / 'results'
+    results.mkdir()
+    old = {suffix: f'old {suffix}'.encode() for suffix in ('.keras', '_meta.json', '_log.csv')}
+    old['_results.pkl'] = pickle.dumps(complete_result(name='old'))
+    for suffix, content in old.items():
+        (results / f'{NAME}{suffix}').write_bytes(content)
+    argv = _args(demo_dir, results, '--epochs', '3', '--steps_per_epoch', '60', '--force')
+    run = _start(tmp_path, argv)
+    _wait_for(lambda: _epochs_logged(results) >= 1, run)
+    os.kill(run.pid, signal.SIGTERM)
+    assert _finish(run)[0] == 143
+    for suffix, content in old.items():
+        assert (results / f'{NAME}{suffix}').read_bytes() == content, suffix
+
+    argv[argv.index('60')] = '3'                     # the rerun resumes it (shorter epochs)
+    assert hw6_base.main(argv) == 0
+    _assert_full_history(_result(results), 3)
+    for suffix, content in old.items():
+        assert (results / f'{NAME}{suffix}').read_bytes() != content, suffix
+    assert not os.path.exists(results / f'{NAME}_run')
+
+
+# ---------------------------------------------------------------- 6: what "done" means
+@pytest.mark.parametrize('content, done', [
+    (None, False), (b'', False), (pickle.dumps(complete_result())[:-20], False),
+    (b'\x80\x04 garbage', False), (pickle.dumps([1, 2]), False),
+    (pickle.dumps({k: v for k, v in complete_result().items() if k != 'history'}), False),
+    (pickle.dumps(complete_result(test_accuracy=float('nan'))), False),
+    (pickle.dumps(complete_result(test_accuracy=None)), False),
+    (pickle.dumps(complete_result()), True),
+])
+def test_result_is_complete(tmp_path, content, done):
+    path = tmp_path / 'r_results.pkl'
+    if content is not None:
+        path.write_bytes(content)
+    assert job_control.result_is_complete(str(path)) is done
+
+
+def test_empty_result_is_trained_again(demo_dir, tmp_path, capsys):
+    (tmp_path / f'{NAME}_results.pkl').write_bytes(b'')
+    assert hw6_base.main(_args(demo_dir, tmp_path, '--epochs', '1', '--steps_per_epoch', '2')) == 0
+    assert 'is unreadable (EOFError' in capsys.readouterr().err
+    assert job_control.result_is_complete(tmp_path / f'{NAME}_results.pkl')
+
+
+# ---------------------------------------------------------------- 7: resumed == uninterrupted
+@pytest.mark.parametrize('steps', [['--steps_per_epoch', '4'], []])
+def test_resumed_run_reproduces_the_uninterrupted_one(demo_dir, tmp_path, steps):
+    argv = ['--epochs', '3', '--patience', '0', *steps]
+    assert hw6_base.main(_args(demo_dir, tmp_path / 'straight', *argv)) == 0
+    assert hw6_base.main(_args(demo_dir, tmp_path / 'resumed', *argv),
+                         extra_callbacks=[_RaiseAtEpochEnd(0)]) == 143
+    assert hw6_base.main(_args(demo_dir, tmp_path / 'resumed', *argv)) == 0
+    straight, resumed = _result(tmp_path / 'straight'), _result(tmp_path / 'resumed')
+    for key, values in straight['history'].items():
+        if key != 'epoch_time':
+            assert resumed['history'][key] == values, key          # bit for bit
+    np.testing.assert_array_equal(resumed['predict_test'], straight['predict_test'])
+
+
+# ---------------------------------------------------------------- 10: unwritable --results_path
+def test_unwritable_results_path_fails_before_tensorflow(tmp_path):
+    blocked = tmp_path / 'blocked'
+    blocked.mkdir()
+    blocked.chmod(0o555)
+    if os.access(blocked, os.W_OK):                   # root ignores modes; /proc refuses files
+        blocked = '/proc'
+    plain_file = tmp_path / 'a_file'
+    plain_file.write_text('')
+    check = ('import sys, hw6_base; status = hw6_base.main(sys.argv[1:]); '
+             'print("tensorflow" in sys.modules); sys.exit(status)')
+    for path in (blocked, plain_file):
+        result = subprocess.run([sys.executable, '-c', check, '--results_path', str(path)],
+                                cwd=ROOT, env=ENV, capture_output=True, text=True)
+        assert (result.returncode, result.stdout) == (2, 'False\n'), result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f'hw6_base.py: error: cannot write to --results_path {path}: ')
+
+
+# ---------------------------------------------------------------- 18: SIGTERM at start-up
+def _handles_sigterm(pid):
+    with open(f'/proc/{pid}/status') as f:
+        caught = next(line for line in f if line.startswith('SigCgt:')).split()[1]
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs /proc (Linux)')
+@pytest.mark.parametrize('delay', [0.0, 2.0])
+def test_sigterm_right_after_start_exits_143_cleanly(demo_dir, tmp_path, delay):
+    run = _start(tmp_path, _args(demo_dir, tmp_path / 'results', '--epochs', '2'))
+    _wait_for(lambda: _handles_sigterm(run.pid), run, poll=0.001)
+    time.sleep(delay)                                 # 0: still importing; 2: TensorFlow loads
+    os.kill(run.pid, signal.SIGTERM)
+    status, _, stderr = _finish(run)
+    assert status == 143 and 'Traceback' not in stderr, stderr
+    [line] = _our_lines(stderr)
+    assert 'interrupted' in line and 'run the same command again' in line
+    assert not os.path.exists(tmp_path / 'results' / f'{NAME}_results.pkl')
