@@ -376,12 +376,30 @@ def model_fingerprint(model):
     return f'{model.output_shape[-1]}:{digest.hexdigest()[:16]}'
 
 
+def _forward_function(model):
+    """NumPy tokens (B, T) → NumPy probabilities, compiled once per model and input shape.
+
+    TensorFlow: one ``tf.function`` kept off the model (a weak reference, so the cache does not
+    keep the model alive). Other backends (JAX): Keras' own compiled ``predict_on_batch``.
+    """
+    if keras.backend.backend() != 'tensorflow':
+        return model.predict_on_batch
+    forward = _FORWARD.get(model)
+    if forward is None:
+        import tensorflow as tf               # deferred: only the TensorFlow backend needs it
+        reference = weakref.ref(model)
+        traced = tf.function(lambda x: reference()(x, training=False), reduce_retracing=True,
+                             autograph=False)
+        forward = _FORWARD[model] = lambda tokens: traced(tf.constant(tokens)).numpy()
+    return forward
+
+
 def predict_probabilities(model, ins, batch=128, verbose=0):
     """Class probabilities of a token matrix, rows in the order of ``ins``.
 
     A variable-length model gets batches of similar length (`pfam_loader.length_order`), each
     trimmed to the smallest of `pfam_loader.default_bucket_lengths` that holds its longest
-    sequence: a few distinct shapes, so one traced ``tf.function`` serves them all, and little
+    sequence: a few distinct shapes, so one compiled function serves them all, and little
     padding. A fixed-length model gets ``ins`` padded or trimmed to its input length.
 
     Args:
@@ -395,19 +413,13 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
     Returns:
         float32 array (N, n_classes).
     """
-    import tensorflow as tf                     # deferred: the builder is backend-neutral Keras
     ins = pfam_loader.right_padded(np.asarray(ins))
     width = model.input_shape[1]
     if width is not None:
         fixed = np.zeros((len(ins), width), dtype=np.int32)
         fixed[:, :min(width, ins.shape[1])] = ins[:, :width]
         return model.predict(fixed, batch_size=batch, verbose=verbose)
-    forward = _FORWARD.get(model)
-    if forward is None:                                   # traced once per model and shape
-        reference = weakref.ref(model)                    # the cache must not keep it alive
-        forward = tf.function(lambda x: reference()(x, training=False), reduce_retracing=True,
-                              autograph=False)
-        _FORWARD[model] = forward
+    forward = _forward_function(model)
     order = pfam_loader.length_order(ins)
     lengths = pfam_loader.sequence_lengths(ins)[order]
     widths = pfam_loader.default_bucket_lengths(max(ins.shape[1], 1))
@@ -416,8 +428,7 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
     for start in range(0, len(ins), batch):
         stop = min(start + batch, len(ins))
         width = widths[int(np.searchsorted(widths, max(int(lengths[stop - 1]), 1)))]
-        tokens = tf.constant(ins[order[start:stop], :width], dtype=tf.int32)
-        probabilities[start:stop] = forward(tokens).numpy()
+        probabilities[start:stop] = forward(ins[order[start:stop], :width].astype(np.int32))
         if progress:
             progress.update(stop)
     return probabilities[np.argsort(order)]

@@ -1,0 +1,52 @@
+"""The models train and predict on Keras' JAX backend too (TensorFlow then only feeds tf.data)."""
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+pytest.importorskip('jax')
+
+TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
+        '16', '--attention_heads', '2', '--key_dim', '8', '--dense_units', '16', '--batch', '32',
+        '--verbose', '0', '--epochs', '2', '--steps_per_epoch', '3', '--no-bucket']
+
+CHECK = """
+import sys, pickle, keras, numpy as np
+import network, pfam_loader
+assert keras.backend.backend() == 'jax', keras.backend.backend()
+result = pickle.load(open(sys.argv[1], 'rb'))
+model = network.load_model(sys.argv[2])
+dat = pfam_loader.load_rotation(sys.argv[3], 0, 'T')
+variable = network.build_model('mha', 26, 6, n_embeddings=8, conv_filters=8, attention_heads=[2],
+                               key_dim=4, dense_units=[8])
+order = pfam_loader.length_order(dat['ins_test'])
+short = dat['ins_test'][order[:8]]                     # similar lengths: one compiled shape
+wide = np.zeros((8, short.shape[1] + 100), dtype=short.dtype)
+wide[:, :short.shape[1]] = short
+print(np.abs(network.predict_probabilities(model, dat['ins_test']) - result['predict_test']).max(),
+      np.abs(network.predict_probabilities(variable, short)
+             - network.predict_probabilities(variable, wide)).max())
+"""
+
+
+def test_demo_training_and_prediction_under_jax(demo_dir, tmp_path):
+    env = {**os.environ, 'KERAS_BACKEND': 'jax', 'TF_CPP_MIN_LOG_LEVEL': '3'}
+    run = subprocess.run([sys.executable, 'hw6_base.py', '--dataset', demo_dir, '--version', 'T',
+                          '--results_path', str(tmp_path), '--model_type', 'mha', *TINY],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    with open(tmp_path / 'mha_rot0_results.pkl', 'rb') as f:
+        result = pickle.load(f)
+    assert result['n_epochs'] == 2 and np.isfinite(result['history']['loss']).all()
+    assert np.allclose(result['predict_test'].sum(axis=1), 1, atol=1e-4)
+    check = subprocess.run([sys.executable, '-c', CHECK, str(tmp_path / 'mha_rot0_results.pkl'),
+                            str(tmp_path / 'mha_rot0.keras'), demo_dir],
+                           capture_output=True, text=True, cwd=ROOT, env=env)
+    assert check.returncode == 0, check.stderr[-2000:]
+    reloaded, padding = map(float, check.stdout.split())
+    assert reloaded < 1e-4 and padding < 1e-4     # reload reproduces; padding changes nothing
