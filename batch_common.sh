@@ -3,7 +3,11 @@
 #   $1: the args file; further arguments go to hw6_base.py (e.g. --epochs 3); they come last, so
 #   they override the args file and the defaults below.
 # Environment (sbatch passes the submitting shell's environment on):
-#   PFAM_HOME      the repository (found by batch_*.sh, which export it)
+#   PFAM_HOME      the repository. batch_{rnn,gru,mha}.sh look for batch_common.sh in $PFAM_HOME
+#                  when set, else (SLURM runs a copy of them from its spool directory, so $0 does
+#                  not lead to the repository) in their own folder, in the folder of the script
+#                  that sbatch was given (scontrol's Command=, relative to the submit directory
+#                  when relative) and in the submit directory (SLURM_SUBMIT_DIR)
 #   PFAM_RESULTS   results directory, relative to the repository (default results/cluster: the
 #                  args files' results/pfam46 holds the committed reference results, so every
 #                  task would find its result there and skip)
@@ -11,11 +15,8 @@
 #                  PFAM_ACTIVATE="source ~/venvs/pfam/bin/activate" (else activate before sbatch)
 #   EXP_INDEX      the rotation outside SLURM (inside: SLURM_ARRAY_TASK_ID)
 set -euo pipefail
-if [ ! -f "${PFAM_HOME:-}/hw6_base.py" ]; then
-    echo "batch_common.sh: error: PFAM_HOME='${PFAM_HOME:-}' is not the repository" \
-         "(no hw6_base.py)" >&2
-    exit 2
-fi
+PFAM_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export PFAM_HOME
 cd "$PFAM_HOME"
 if [ -n "${PFAM_ACTIVATE:-}" ]; then eval "$PFAM_ACTIVATE"; fi
 args_file="$1"; shift

@@ -22,27 +22,8 @@
 ##SBATCH --mem=8G
 ##SBATCH --time=02:00:00
 ##SBATCH --gres=gpu:1
-# SLURM runs a copy of this script from its spool directory, so $0 does not lead to the
-# repository: take $PFAM_HOME, else this script's directory (outside SLURM), else the directory
-# of the script that sbatch was given (scontrol's Command=), else the directory sbatch ran in.
-if [ -z "${PFAM_HOME:-}" ]; then
-    command=
-    if [ -n "${SLURM_JOB_ID:-}" ]; then
-        command=$(scontrol show job "$SLURM_JOB_ID" 2>/dev/null | sed -n 's/^ *Command=//p')
-    fi
-    case $command in /*|'') ;; *) command="${SLURM_SUBMIT_DIR:-.}/$command";; esac
-    while [ -n "$command" ] && [ ! -f "$command" ]; do              # drop the script's arguments
-        if [ "${command% *}" = "$command" ]; then command=; else command=${command% *}; fi
-    done
-    for PFAM_HOME in "$(dirname "$0")" "${command:+$(dirname "$command")}" \
-                     "${SLURM_SUBMIT_DIR:-}"; do
-        [ -f "$PFAM_HOME/batch_common.sh" ] && break
-    done
-fi
-if [ ! -f "$PFAM_HOME/batch_common.sh" ]; then
-    echo "batch_rnn.sh: error: no batch_common.sh in PFAM_HOME='$PFAM_HOME', the submitted" \
-         "script's or the submit directory: set PFAM_HOME=/path/to/the/repository" >&2
-    exit 2
-fi
-export PFAM_HOME=$(cd "$PFAM_HOME" && pwd)
-exec bash "$PFAM_HOME/batch_common.sh" args_rnn.txt "$@"
+# SLURM runs a copy of this script: find the repository (how: see batch_common.sh).
+if [ -n "${PFAM_HOME:-}" ]; then homes=("$PFAM_HOME"); else given=$(scontrol show job "${SLURM_JOB_ID:-none}" 2>/dev/null | sed -n 's/^ *Command=\([^ ]*\).*/\1/p')
+    homes=("$(dirname "$0")" "$(cd "${SLURM_SUBMIT_DIR:-.}" && cd "$(dirname "${given:-.}")" 2>/dev/null && pwd)" "${SLURM_SUBMIT_DIR:-.}"); fi
+for home in "${homes[@]}"; do [ -f "$home/batch_common.sh" ] && exec bash "$home/batch_common.sh" args_rnn.txt "$@"; done
+echo "batch_rnn.sh: error: no batch_common.sh in ${homes[*]}: set PFAM_HOME=/path/to/the/repository" >&2; exit 2

@@ -112,8 +112,8 @@ def test_repository_not_found(tmp_path):
                          env=clean_env(PFAM_HOME=str(tmp_path)), capture_output=True, text=True)
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
-        f"batch_gru.sh: error: no batch_common.sh in PFAM_HOME='{tmp_path}', the submitted "
-        "script's or the submit directory: set PFAM_HOME=/path/to/the/repository"]
+        f"batch_gru.sh: error: no batch_common.sh in {tmp_path}: set "
+        "PFAM_HOME=/path/to/the/repository"]
 
 
 def fake_command(directory, name, text):
