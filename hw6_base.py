@@ -393,7 +393,7 @@ def publish(paths, model, meta, result):
     pfam_loader.atomic_write(paths['meta'], lambda f: json.dump(meta, f, indent=1), 'w')
     write_log(paths['log'], result['history'])
     pfam_loader.atomic_write(paths['result'], lambda f: pickle.dump(result, f))
-    _remove_tree(paths['run_dir'])
+    _remove_run_dir(paths['run_dir'])
 
 
 def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
@@ -459,9 +459,14 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
     return result
 
 
-def _remove_tree(path):
+def _remove_run_dir(run_dir):
+    """Delete a run directory, renamed away first: a kill midway must not leave half a set of
+    checkpoints where a later run of this name would resume from."""
     import shutil
-    shutil.rmtree(path, ignore_errors=True)
+    trash = run_dir + '.deleting'
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(run_dir, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _raise_interrupted(signum, frame):

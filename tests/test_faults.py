@@ -21,7 +21,7 @@ import hw6_base
 import job_control
 import parser as arguments
 from conftest import ROOT
-from test_driver import TINY, _args, _run_cli, complete_result
+from test_driver import _args, _run_cli, complete_result
 
 NAME = 'gru_rot0'
 ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}
