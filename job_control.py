@@ -28,6 +28,7 @@ import os
 import pickle
 import socket
 import sys
+import time
 
 import parser as arguments
 
@@ -195,7 +196,6 @@ def acquire_run_lock(path, retries=10, wait=0.1):
                 return None
             if attempt == retries:
                 raise LockHeld(path, holder) from None
-            import time
             time.sleep(wait)
             continue
         try:
