@@ -9,6 +9,11 @@ their bucket) and with every batch padded to ``len_max``, after warm-up steps th
 graphs and fill the caches; and inference throughput of `network.predict_probabilities` (the
 path of predict.py) on the test fold, the median of 3 passes after a warm-up pass. Close other work first: the numbers are wall-clock.
 Writes ``--out`` (JSON) and a markdown table next to it (same name, ``.md``).
+
+``--scale course`` measures the course's scale instead (`bench_course`): build time and peak
+memory, bytes on disk, load time, batch shapes vs padding, and for ``args_{type}_course.txt``
+training samples/s, inference sequences/s and the accuracy of the committed course-scale runs
+(``results/course_scale``) → ``results/bench_course.{json,md}``.
 """
 import argparse
 import json
@@ -24,10 +29,16 @@ import pfam_loader
 DEFAULT_TYPES = ('rnn', 'gru', 'mha')
 
 
-def reference_args(model_type, root=os.path.dirname(os.path.abspath(__file__))):
-    """The driver's args for ``model_type`` from its args file (defaults when there is none)."""
+ROOT = os.path.dirname(os.path.abspath(__file__))
+COURSE_SOURCE = 'data/course_scale.csv.gz'       # python ../shared/tools/make_course_scale.py
+COURSE_DIR, COURSE_VERSION = 'data/course_scale', 'C'
+
+
+def reference_args(model_type, suffix=''):
+    """The driver's args for ``model_type`` from ``args_{type}{suffix}.txt`` (defaults when there
+    is none)."""
     import parser as arguments
-    path = os.path.join(root, f'args_{model_type}.txt')
+    path = os.path.join(ROOT, f'args_{model_type}{suffix}.txt')
     argv = ([f'@{path}'] if os.path.isfile(path) else []) + ['--model_type', model_type]
     return arguments.parse_args(argv)
 
@@ -40,25 +51,35 @@ def _train_rate(model, dataset, steps, warmup, batch):
     return steps * batch / (time.perf_counter() - started)
 
 
-def bench_type(model_type, dat, steps, warmup, batch, n_infer):
+def _infer_rate(model, tokens):
+    """Sequences/s of `network.predict_probabilities`: the median of 3 passes after a warm-up."""
+    import network
+    network.predict_probabilities(model, tokens)                              # trace shapes
+    passes = []
+    for _ in range(3):
+        started = time.perf_counter()
+        network.predict_probabilities(model, tokens)
+        passes.append(time.perf_counter() - started)
+    return len(tokens) / float(np.median(passes))
+
+
+def _build(model_type, dat, args):
     import hw6_base
     import network
+    return network.build_model(model_type, dat['n_tokens'], dat['n_classes'],
+                               **hw6_base.model_hyperparameters(args))
+
+
+def bench_type(model_type, dat, steps, warmup, batch, n_infer):
     args = reference_args(model_type)
-    model = network.build_model(model_type, dat['n_tokens'], dat['n_classes'],
-                                **hw6_base.model_hyperparameters(args))
+    model = _build(model_type, dat, args)
     rates = {}
     for mode, bucket in (('bucketed', True), ('padded', False)):
         train, _, _ = pfam_loader.create_tf_datasets(dat, batch=batch, repeat=True, bucket=bucket,
                                                      seed=0)
         rates[mode] = _train_rate(model, train, steps, warmup, batch)
     tokens = dat['ins_test'][:n_infer]
-    network.predict_probabilities(model, tokens)                              # trace shapes
-    passes = []
-    for _ in range(3):                                                        # median of 3
-        started = time.perf_counter()
-        network.predict_probabilities(model, tokens)
-        passes.append(time.perf_counter() - started)
-    infer = len(tokens) / float(np.median(passes))
+    infer = _infer_rate(model, tokens)
     return {'model_type': model_type, 'parameters': model.count_params(), 'batch': batch,
             'steps': steps, 'train_bucketed_samples_per_s': round(rates['bucketed'], 1),
             'train_padded_samples_per_s': round(rates['padded'], 1),
@@ -80,6 +101,107 @@ def markdown(report):
     return '\n'.join(lines) + '\n'
 
 
+def _child(argv):
+    """(seconds, peak RSS in MB) of a Python subprocess run from the repository."""
+    import resource
+    import subprocess
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run([sys.executable, *argv], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest of any child so far: run the biggest last or alone
+    return round(seconds, 1), round(max(peak, before) / 1024)
+
+
+def bench_course(types, steps, warmup, n_infer, source=COURSE_SOURCE):
+    """The course-scale report (see the module docstring)."""
+    import glob
+    import pickle
+    if not os.path.isfile(os.path.join(ROOT, source)):
+        raise pfam_loader.DataError(f'{source} not found; make it with: python '
+                                    f'../shared/tools/make_course_scale.py --n 330000 --out {source}')
+    report = {'source': source}
+    pfam_loader.log(f'building {COURSE_DIR} from {source} ...')
+    report['build_seconds'], report['build_peak_rss_mb'] = _child(
+        ['pfam_loader.py', 'build', '--input', source, '--out', COURSE_DIR, '--version',
+         COURSE_VERSION, '--force'])
+    metadata = pfam_loader.read_metadata(os.path.join(ROOT, COURSE_DIR), COURSE_VERSION)
+    on_disk = sum(os.path.getsize(p) for p in glob.glob(os.path.join(ROOT, COURSE_DIR, '*')))
+    report.update(n_sequences=metadata['n_sequences'], n_residues=metadata['n_residues'],
+                  len_max=metadata['len_max'], bytes_on_disk=on_disk,
+                  bytes_per_residue=round(on_disk / metadata['n_residues'], 3))
+    pfam_loader.log('loading rotation 0 in a fresh process ...')
+    report['load_seconds'], report['load_peak_rss_mb'] = _child(
+        ['-c', f'import pfam_loader; pfam_loader.load_rotation({COURSE_DIR!r}, 0, '
+               f'{COURSE_VERSION!r})'])
+    started = time.perf_counter()
+    dat = pfam_loader.load_rotation(os.path.join(ROOT, COURSE_DIR), 0, COURSE_VERSION)
+    report['load_seconds_in_process'] = round(time.perf_counter() - started, 1)
+    lengths = np.concatenate([pfam_loader.sequence_lengths(dat[f'ins_{split}'])
+                              for split in ('train', 'valid', 'test')])
+    report['buckets'] = [{'growth': growth, 'shapes': len(widths),
+                          'padding': round(pfam_loader.padding_overhead(lengths, widths), 3)}
+                         for growth in (1.1, 1.25, 1.5, 2.0)
+                         for widths in [pfam_loader.default_bucket_lengths(len(dat['ins_train'][0]),
+                                                                           growth)]]
+    n_eval = len(dat['ins_valid']) + len(dat['ins_test'])
+    report['models'] = []
+    for model_type in types:
+        args = reference_args(model_type, '_course')
+        pfam_loader.log(f'{model_type}: {steps} training steps, inference on {n_infer} ...')
+        model = _build(model_type, dat, args)
+        train, _, _ = pfam_loader.create_tf_datasets(
+            dat, batch=args.batch, repeat=True, bucket=True, shuffle=20000, seed=0,
+            bucket_lengths=pfam_loader.default_bucket_lengths(dat['len_max'],
+                                                              args.bucket_growth))
+        rate = _train_rate(model, train, steps, warmup, args.batch)
+        infer = _infer_rate(model, dat['ins_test'][:n_infer])
+        row = {'model_type': model_type, 'parameters': model.count_params(),
+               'train_samples_per_s': round(rate), 'epoch_minutes': round(
+                   len(dat['ins_train']) / rate / 60, 1),
+               'inference_sequences_per_s': round(infer),
+               'valid_test_pass_minutes': round(n_eval / infer / 60, 2)}
+        result_path = os.path.join(ROOT, args.results_path, f'{model_type}_rot0_results.pkl')
+        if os.path.isfile(result_path):
+            with open(result_path, 'rb') as f:
+                result = pickle.load(f)
+            row.update(test_accuracy=round(result['test_accuracy'], 4),
+                       epochs=result['n_epochs'],
+                       training_minutes=round(result['wall_time'] / 60, 1),
+                       run_peak_rss_mb=result.get('max_rss_mb'))
+        report['models'].append(row)
+        pfam_loader.log(f'  {row}')
+    import resource
+    report['bench_peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return report
+
+
+def course_markdown(report):
+    r = report
+    lines = [f'Course scale: {r["n_sequences"]:,} sequences ({r["n_residues"]:,} residues, up to '
+             f'{r["len_max"]:,}) from `{r["source"]}`; {r["machine"]}.', '',
+             '| step | measured |', '|---|---|',
+             f'| `pfam_loader.py build` | {r["build_seconds"]} s, {r["build_peak_rss_mb"]:,} MB '
+             'peak RSS |',
+             f'| dataset on disk | {r["bytes_on_disk"] / 1e6:,.0f} MB, '
+             f'{r["bytes_per_residue"]} bytes per residue |',
+             f'| `load_rotation` (fresh process) | {r["load_seconds"]} s (of which Python and '
+             f'imports ~1 s), {r["load_peak_rss_mb"]:,} MB peak RSS |', '',
+             '| bucket growth | batch shapes | padding per residue |', '|---|---|---|']
+    lines += [f'| {b["growth"]} | {b["shapes"]} | {b["padding"]:.0%} |' for b in r['buckets']]
+    lines += ['', '| model (`args_{type}_course.txt`) | parameters | train samples/s | min per '
+              'epoch | inference seq/s | valid + test pass, min | test accuracy (rotation 0) | '
+              'epochs | training min | run peak RSS MB |', '|---|---|---|---|---|---|---|---|---|---|']
+    for m in r['models']:
+        lines.append(f'| {m["model_type"]} | {m["parameters"]:,} | {m["train_samples_per_s"]:,} | '
+                     f'{m["epoch_minutes"]} | {m["inference_sequences_per_s"]:,} | '
+                     f'{m["valid_test_pass_minutes"]} | {m.get("test_accuracy", "–")} | '
+                     f'{m.get("epochs", "–")} | {m.get("training_minutes", "–")} | '
+                     f'{m.get("run_peak_rss_mb") or "–"} |')
+    return '\n'.join(lines) + '\n'
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -95,9 +217,23 @@ def main(argv=None):
     parser.add_argument('--warmup', type=int, default=10, help='untimed steps before timing')
     parser.add_argument('--quick', action='store_true',
                         help='demo data, 3 steps, 100 sequences: a smoke test in seconds')
-    parser.add_argument('--out', default='results/bench.json')
+    parser.add_argument('--scale', choices=('benchmark', 'course'), default='benchmark',
+                        help='course: the course-scale report (needs ' + COURSE_SOURCE + ')')
+    parser.add_argument('--out', help='JSON report (default results/bench.json, or '
+                                      'results/bench_course.json with --scale course)')
     args = parser.parse_args(argv)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    command = 'python bench.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
+    if args.scale == 'course':
+        out = args.out or 'results/bench_course.json'
+        try:
+            report = bench_course(args.types, args.steps, args.warmup, 3000 if not args.quick
+                                  else 100)
+        except (ValueError, OSError) as err:
+            print(f'bench.py: error: {err}', file=sys.stderr)
+            return 2
+        report.update(machine=_machine(), command=command)
+        return _write(out, report, course_markdown(report))
     try:
         if args.quick or args.version not in pfam_loader.versions_in(args.dataset):
             if not args.quick:
@@ -113,7 +249,6 @@ def main(argv=None):
         return 2
     steps, warmup = (3, 2) if args.quick else (args.steps, args.warmup)
     n_infer = 100 if args.quick else len(dat['ins_test'])
-    import tensorflow as tf
     models = []
     for model_type in args.types:
         pfam_loader.log(f'{model_type}: timing {steps} training steps bucketed and padded, '
@@ -122,14 +257,20 @@ def main(argv=None):
         pfam_loader.log(f'  {models[-1]}')
     report = {'data': f'{basedir} (version {args.version}, rotation 0, '
                       f'{len(dat["ins_train"]):,} training sequences, len_max {dat["len_max"]})',
-              'machine': f'{platform.node()}, {os.cpu_count()} CPU cores, '
-                         f'{len(tf.config.list_physical_devices("GPU"))} GPU(s), '
-                         f'TensorFlow {tf.__version__}',
-              'batch': args.batch, 'steps': steps, 'models': models,
-              'command': 'python bench.py ' + ' '.join(sys.argv[1:] if argv is None else argv)}
-    table = markdown(report)
-    pfam_loader.atomic_write(args.out, lambda f: json.dump(report, f, indent=1), 'w')
-    pfam_loader.atomic_write(os.path.splitext(args.out)[0] + '.md', lambda f: f.write(table), 'w')
+              'machine': _machine(), 'batch': args.batch, 'steps': steps, 'models': models,
+              'command': command}
+    return _write(args.out or 'results/bench.json', report, markdown(report))
+
+
+def _machine():
+    import tensorflow as tf
+    return (f'{platform.node()}, {os.cpu_count()} CPU cores, '
+            f'{len(tf.config.list_physical_devices("GPU"))} GPU(s), TensorFlow {tf.__version__}')
+
+
+def _write(out, report, table):
+    pfam_loader.atomic_write(out, lambda f: json.dump(report, f, indent=1), 'w')
+    pfam_loader.atomic_write(os.path.splitext(out)[0] + '.md', lambda f: f.write(table), 'w')
     print(table)
     return 0
 

@@ -75,6 +75,7 @@ import json
 import os
 import pickle
 import re
+import resource
 import socket
 import time
 
@@ -128,12 +129,24 @@ def configure_tensorflow(args):
     if args.cpus_per_task:
         tf.config.threading.set_intra_op_parallelism_threads(args.cpus_per_task)
         tf.config.threading.set_inter_op_parallelism_threads(min(2, args.cpus_per_task))
+    threads = args.cpus_per_task or os.cpu_count()
+    backend = os.environ.get('KERAS_BACKEND', 'tensorflow')
+    if backend != 'tensorflow':
+        # Another backend runs the model; TensorFlow only feeds tf.data and must leave the GPU
+        # (and its memory) alone.
+        tf.config.set_visible_devices([], 'GPU')
+        devices = []
+        if backend == 'jax':
+            import jax                                # deferred: only this backend needs it
+            devices = [device for device in jax.devices() if device.platform != 'cpu']
+        if args.gpu and not devices:
+            raise ValueError(f'--gpu given but {backend} sees no GPU (install jax[cuda12]?)')
+        return f'{backend}: ' + (f'{len(devices)} GPU(s)' if devices else f'CPU ({threads} threads)')
     gpus = tf.config.list_physical_devices('GPU')
     if args.gpu and not gpus:
         raise ValueError('--gpu given but TensorFlow sees no GPU (install tensorflow[and-cuda]?)')
     for gpu in gpus:
         tf.config.experimental.set_memory_growth(gpu, True)
-    threads = args.cpus_per_task or os.cpu_count()
     return f'{len(gpus)} GPU(s)' if gpus else f'CPU ({threads} threads)'
 
 
@@ -367,7 +380,8 @@ def training_data(args, dat, done):
     train, valid, _ = pfam_loader.create_tf_datasets(
         dat, batch=args.batch, prefetch=args.prefetch,
         shuffle=True if args.shuffle is None else args.shuffle, repeat=False, cache=args.cache,
-        bucket=args.bucket, seed=args.seed)
+        bucket=args.bucket, seed=args.seed,
+        bucket_lengths=pfam_loader.default_bucket_lengths(dat['len_max'], args.bucket_growth))
     steps = args.steps_per_epoch or int(train.cardinality())
     if steps <= 0:
         raise RuntimeError(f'the number of training batches per pass is unknown ({steps})')
@@ -456,6 +470,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
         'model_path': os.path.basename(paths['model']),
         'wall_time': float(np.sum(history.get('epoch_time', [0.0]))),
         'hostname': socket.gethostname(), 'device': device,
+        'max_rss_mb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # peak
         'dataset': {'basedir': pfam_loader.DEMO_BASEDIR if args.demo else args.dataset,
                     'version': args.version, 'len_max': int(dat['len_max']),
                     'n_train': n_train},

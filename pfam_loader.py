@@ -241,15 +241,32 @@ def _from_course_pickle(path, rotation):
 
 
 # ---------------------------------------------------------------- tf.data pipelines
-def default_bucket_lengths(len_max):
-    """Padded lengths of the length buckets: steps of 32 up to 256, then ~25 % apart, ending at
-    ``len_max``. A small fixed set keeps the number of distinct batch shapes (and of XLA
-    recompilations on GPU) low while wasting little on padding."""
+BUCKET_GROWTH = 1.25       # each bucket ~25 % longer than the one before (see bucket_lengths)
+
+
+def default_bucket_lengths(len_max, growth=BUCKET_GROWTH):
+    """Padded lengths of the length buckets: multiples of 32 from 32, each about ``growth``
+    times the one before (at least 32 longer), ending at ``len_max``.
+
+    A small fixed set keeps the number of distinct batch shapes low (each is traced once by
+    TensorFlow, and compiled once by XLA/JAX on a GPU) while wasting little on padding: the
+    padding of a sequence is below ``growth - 1`` of its length beyond the first buckets.
+    ``python bench.py --buckets`` prints shapes vs padding for several ``growth`` values.
+    """
+    if growth <= 1:
+        raise DataError(f'the bucket growth must be > 1, got {growth}')
     lengths, length = [], 32
     while length < len_max:
         lengths.append(length)
-        length = length + 32 if length < 256 else int(np.ceil(length * 1.25 / 32) * 32)
+        length = max(length + 32, int(np.ceil(length * growth / 32) * 32))
     return lengths + [int(len_max)]
+
+
+def padding_overhead(lengths, bucket_lengths):
+    """Padded positions per residue when each sequence is padded to its bucket's length."""
+    lengths = np.asarray(lengths)
+    widths = np.asarray(bucket_lengths)[np.searchsorted(bucket_lengths, lengths)]
+    return float(widths.sum() / lengths.sum() - 1)
 
 
 def _right_padded_splits(dat):

@@ -17,4 +17,4 @@ def test_svm_baseline_writes_json_that_figures_read(demo_dir, tmp_path):
 
 def test_svm_baseline_missing_dataset_exits_2(tmp_path, capsys):
     assert svm_baseline.main(['--dataset', str(tmp_path), '--out', str(tmp_path / 'x.json')]) == 2
-    assert 'not found' in capsys.readouterr().err
+    assert 'no dataset' in capsys.readouterr().err
