@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+import parser as arguments
 import pfam_loader
 
 DEFAULT_TYPES = ('rnn', 'gru', 'mha')
@@ -37,7 +38,6 @@ COURSE_DIR, COURSE_VERSION = 'data/course_scale', 'C'
 def reference_args(model_type, suffix=''):
     """The driver's args for ``model_type`` from ``args_{type}{suffix}.txt`` (defaults when there
     is none)."""
-    import parser as arguments
     path = os.path.join(ROOT, f'args_{model_type}{suffix}.txt')
     argv = ([f'@{path}'] if os.path.isfile(path) else []) + ['--model_type', model_type]
     return arguments.parse_args(argv)
@@ -64,10 +64,9 @@ def _infer_rate(model, tokens):
 
 
 def _build(model_type, dat, args):
-    import hw6_base
     import network
     return network.build_model(model_type, dat['n_tokens'], dat['n_classes'],
-                               **hw6_base.model_hyperparameters(args))
+                               **arguments.model_kwargs(args))
 
 
 def bench_type(model_type, dat, steps, warmup, batch, n_infer):
@@ -209,7 +208,7 @@ def main(argv=None):
                         help='rotation pickles; the demo data is used when they are missing')
     parser.add_argument('--version', default=pfam_loader.DEFAULT_VERSION)
     parser.add_argument('--types', nargs='+', default=list(DEFAULT_TYPES),
-                        choices=('rnn', 'gru', 'lstm', 'mha'))
+                        choices=arguments.MODEL_TYPES)
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--steps', type=int, default=150,
                         help='timed training steps per mode (150: about one epoch of the benchmark, '

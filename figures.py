@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 import job_control
+import parser as arguments
 import pfam_loader
 
 FIGURE0 = {'rnn': 'figure0a_rnn.png', 'gru': 'figure0b_gru.png', 'mha': 'figure0c_mha.png',
            'lstm': 'figure0d_lstm.png'}
-TYPE_ORDER = ('rnn', 'gru', 'lstm', 'mha')
+TYPE_ORDER = arguments.MODEL_TYPES
 TYPE_LABEL = {'rnn': 'SimpleRNN', 'gru': 'GRU', 'lstm': 'LSTM', 'mha': 'MHA'}
 TYPE_COLOR = {'rnn': 'tab:green', 'gru': 'tab:blue', 'lstm': 'tab:purple', 'mha': 'tab:red'}
 ROTATION_STYLE = [('-', 'o'), ('--', 's'), (':', '^'), ('-.', 'D'), ((0, (5, 1, 1, 1)), 'v')]
@@ -119,8 +120,7 @@ def rotations(results):
 # ---------------------------------------------------------------- Figure 0
 def figure0(results, out_dir):
     """plot_model diagram of one model per type (the saved model, else rebuilt from its args)."""
-    import hw6_base
-    import network
+    import network                    # deferred: Keras is needed for Figure 0 only
     written = []
     for model_type in model_types(results):
         result = results[min((k for k in results if k[0] == model_type), key=lambda k: k[1])]
@@ -136,7 +136,7 @@ def figure0(results, out_dir):
         if model is None:
             model = network.build_model(model_type, pfam_loader.N_TOKENS,
                                         len(result['class_names']), compile=False,
-                                        **hw6_base.model_hyperparameters(result['args']))
+                                        **arguments.model_kwargs(result['args']))
         name = FIGURE0.get(model_type, f'figure0_{model_type}.png')
         try:
             written.append(network.render_model(model, os.path.join(out_dir, name)))

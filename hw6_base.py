@@ -103,23 +103,6 @@ def fail(message, status=EXIT_BAD_INPUT):
     return status
 
 
-def model_hyperparameters(args):
-    """Keyword arguments of `network.build_model` from parsed (or pickled, as a dict) args;
-    arguments a pickle lacks take today's defaults."""
-    given = args if isinstance(args, dict) else vars(args)
-    defaults = vars(arguments.create_parser().parse_args([]))     # for pickles of older versions
-    get = lambda key: given.get(key, defaults[key])                # noqa: E731
-    pools = list(get('pool_sizes'))
-    return dict(n_embeddings=get('n_embeddings'), conv_filters=get('conv_filters'),
-                conv_kernel=get('conv_kernel'), conv_stride=get('conv_stride'),
-                rnn_units=list(get('rnn_units')), pool_sizes=pools[0] if len(pools) == 1 else pools,
-                attention_heads=list(get('attention_heads')), key_dim=get('key_dim'),
-                feed_forward=get('feed_forward'), dense_units=list(get('dense_units')),
-                activation=get('activation'), dropout=get('dropout'),
-                dense_dropout=get('dense_dropout'), l2=get('l2'), lr=get('lr'),
-                clipnorm=get('clipnorm') or None, jit_compile=get('jit_compile'))
-
-
 def configure_tensorflow(args):
     """Devices and threads; must run before TensorFlow is first imported. Returns a device text."""
     if args.cpu_only:
@@ -428,7 +411,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
     keras.utils.set_random_seed(args.seed)
     model = network.build_model(args.model_type, dat['n_tokens'], dat['n_classes'],
                                 None if args.bucket else dat['len_max'],
-                                **model_hyperparameters(args), name=name)
+                                **arguments.model_kwargs(args), name=name)
     if args.render:
         network.render_model(model, paths['figure'])
     state = resume(model, paths, name)

@@ -31,8 +31,9 @@ import sys
 import time
 
 import parser as arguments
+import pfam_loader
 
-ROTATIONS = list(range(5))
+ROTATIONS = list(range(pfam_loader.N_FOLDS))
 
 #: The keys of a complete result pickle (written by hw6_base.py; here, so that checking a result
 #: does not load TensorFlow).
@@ -51,8 +52,12 @@ EXPERIMENTS = {
     'tune_dropout': {'rotation': [0], 'dropout': [0.1, 0.2, 0.3, 0.4]},
     'tune_lr': {'rotation': [0], 'lr': [3e-4, 1e-3, 3e-3]},
     'tune_conv': {'rotation': [0], 'conv_filters': [64, 128, 256], 'conv_kernel': [5, 9]},
-    # a tiny configuration that CI trains for every model type
-    'smoke': {'model_type': ['rnn', 'gru', 'lstm', 'mha'], 'rotation': [0]},
+    # every model type, tiny and for a few steps: tests/test_driver.py trains and reloads each
+    # (one-value lists set an argument without naming it in the result name)
+    'smoke': {'model_type': list(arguments.MODEL_TYPES), 'rotation': [0], 'epochs': [1],
+              'steps_per_epoch': [2], 'batch': [16], 'n_embeddings': [8], 'conv_filters': [16],
+              'conv_kernel': [3], 'rnn_units': [[16, 16]], 'attention_heads': [[2]],
+              'key_dim': [8], 'dense_units': [[16]], 'verbose': [0]},
 }
 
 
@@ -118,11 +123,12 @@ def augment_args(args):
 
 def experiment_name(args):
     """The result name of a configuration: ``{label}{model_type}_rot{rotation}``, plus
-    ``_{argument}{value}`` for each other argument the experiment sweeps."""
+    ``_{argument}{value}`` for each other argument the experiment sweeps (gives two or more
+    values)."""
     name = f'{args.label}{args.model_type}_rot{args.rotation}'
     if args.exp_type is not None:
-        for key in experiment_values(args.exp_type):
-            if key not in ('model_type', 'rotation'):
+        for key, values in experiment_values(args.exp_type).items():
+            if key not in ('model_type', 'rotation') and len(values) > 1:
                 value = getattr(args, key)
                 name += f'_{key}{"-".join(map(str, value)) if isinstance(value, list) else value}'
     return name

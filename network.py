@@ -35,10 +35,11 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+import parser as arguments
 import pfam_loader
 from positional_encoder import PositionalEncoding
 
-MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
+MODEL_TYPES = arguments.MODEL_TYPES       # ('rnn', 'gru', 'lstm', 'mha')
 RECURRENT_LAYERS = {'rnn': layers.SimpleRNN, 'gru': layers.GRU, 'lstm': layers.LSTM}
 _NEGATIVE = -1e9          # stands in for -inf before max pooling
 

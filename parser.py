@@ -13,8 +13,31 @@ import sys
 
 import pfam_loader
 
-#: --model_type choices (network.MODEL_TYPES, repeated here so --help does not load TensorFlow)
+#: The model types of `network.build_model`, declared here so that --help, job control and
+#: figures need not load Keras (network.MODEL_TYPES is this tuple).
 MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
+
+#: The arguments that are keyword arguments of `network.build_model`, declared once: the
+#: builder's keywords come from here (`model_kwargs`), and tests/test_network.py pins this
+#: tuple and the defaults below to the builder's keyword-only signature and defaults.
+MODEL_KNOBS = ('n_embeddings', 'conv_filters', 'conv_kernel', 'conv_stride', 'rnn_units',
+               'pool_sizes', 'attention_heads', 'key_dim', 'feed_forward',
+               'positional_max_wavelength', 'dense_units', 'activation', 'dropout',
+               'dense_dropout', 'l2', 'lr', 'clipnorm', 'jit_compile')
+
+
+def model_kwargs(args):
+    """Keyword arguments of `network.build_model` from parsed args (or their dict, as pickled
+    in results); knobs an older pickle lacks take today's defaults."""
+    given = args if isinstance(args, dict) else vars(args)
+    defaults = vars(create_parser().parse_args([]))
+    kwargs = {knob: given.get(knob, defaults[knob]) for knob in MODEL_KNOBS}
+    pools = list(kwargs['pool_sizes'])
+    kwargs.update(pool_sizes=pools[0] if len(pools) == 1 else pools,
+                  clipnorm=kwargs['clipnorm'] or None,
+                  **{knob: list(kwargs[knob]) for knob in ('rnn_units', 'attention_heads',
+                                                           'dense_units')})
+    return kwargs
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -64,9 +87,12 @@ def create_parser(prog=None):
 
     io = parser.add_argument_group('data and output')
     io.add_argument('--dataset', default=pfam_loader.DEFAULT_BASEDIR,
-                    help='directory of the rotation pickles (build it with pfam_loader.py)')
+                    help='dataset directory: one built by pfam_loader.py (fold CSVs + metadata), '
+                         "or the course's (fold CSVs and/or rotation pickles; pickles can run "
+                         'code when loaded: use only course files you trust)')
     io.add_argument('--version', default=pfam_loader.DEFAULT_VERSION,
-                    help='dataset version: files are pfam{version}_rotation_{r}.pkl')
+                    help="dataset version: files are pfam{version}_fold_{k}.csv (the course's "
+                         "2022 files: --version '')")
     io.add_argument('--demo', action='store_true',
                     help=f'use the synthetic demo dataset in {pfam_loader.DEMO_BASEDIR} '
                          '(generated on first use, seconds, no download) instead of --dataset')
@@ -136,6 +162,8 @@ def create_parser(prog=None):
     model.add_argument('--feed_forward', type=_non_negative_int, default=0,
                        help='mha: hidden units of the feed-forward block after each attention '
                             '(0 for none)')
+    model.add_argument('--positional_max_wavelength', type=_positive_float, default=1e4,
+                       help='mha: longest wavelength of the positional encoding')
     model.add_argument('--dense_units', type=_positive_int, nargs='*', default=[64],
                        help='hidden Dense layers before the softmax (none: give no value)')
     model.add_argument('--activation', default='elu',

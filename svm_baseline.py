@@ -40,7 +40,8 @@ def main(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--dataset', default=pfam_loader.DEFAULT_BASEDIR)
     parser.add_argument('--version', default=pfam_loader.DEFAULT_VERSION)
-    parser.add_argument('--rotations', type=int, nargs='+', default=list(range(5)))
+    parser.add_argument('--rotations', type=int, nargs='+',
+                        default=list(range(pfam_loader.N_FOLDS)))
     parser.add_argument('--k', type=int, default=3, help='k-mer length')
     parser.add_argument('--out', default='results/pfam46/svm_baseline.json')
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import hw6_base
+import job_control
 import network
 import pfam_loader
 from conftest import ROOT
@@ -144,16 +145,21 @@ def test_builder_accepts_numpy_integers(course_pickles_2022):
 
 
 # ---------------------------------------------------------------- the driver and convert
-@pytest.mark.parametrize('model_type', ['rnn', 'gru', 'lstm', 'mha'])
-def test_driver_trains_every_type_on_a_course_dir(course_dir, course_folds, tmp_path, model_type):
+@pytest.mark.parametrize('index, model_type', enumerate(job_control.EXPERIMENTS['smoke']
+                                                          ['model_type']))
+def test_smoke_experiment_trains_every_type_on_a_course_dir(course_dir, course_folds, tmp_path,
+                                                             index, model_type):
     status = hw6_base.main(['--dataset', course_dir, '--version', 'B', '--results_path',
-                            str(tmp_path), '--model_type', model_type, '--rotation', '2', *TINY])
+                            str(tmp_path), '--exp_type', 'smoke', '--exp_index', str(index)])
     assert status == 0
-    with open(tmp_path / f'{model_type}_rot2_results.pkl', 'rb') as f:
+    with open(tmp_path / f'{model_type}_rot0_results.pkl', 'rb') as f:
         result = pickle.load(f)
+    assert result['n_epochs'] == 1 and np.isfinite(result['history']['loss']).all()
     assert result['class_names'] == sorted(set(course_folds[0]['label']))
-    test_labels = course_folds[1]['label'].tolist()                  # rotation 2 tests fold 1
+    test_labels = course_folds[4]['label'].tolist()                  # rotation 0 tests fold 4
     assert [result['class_names'][k] for k in result['outs_test'][:, 0]] == test_labels
+    model = network.load_model(str(tmp_path / result['model_path']))
+    assert model.count_params() == result['n_params']
 
 
 def test_pickle_only_model_has_no_letter_map(course_pickles_2022, tmp_path):

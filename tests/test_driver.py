@@ -152,7 +152,7 @@ def test_every_committed_configuration_builds(args_file):
         args = job_control.augment_args(arguments.parse_args(
             [f'@{args_file}', '--exp_type', 'rotations', '--exp_index', str(index)]))
         assert args.rotation == index
-        model = network.build_model(args.model_type, 26, 46, **hw6_base.model_hyperparameters(args))
+        model = network.build_model(args.model_type, 26, 46, **arguments.model_kwargs(args))
         assert model.output_shape == (None, 46)
 
 

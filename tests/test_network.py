@@ -72,7 +72,11 @@ def test_padding_does_not_change_predictions(model):
 
 def test_model_is_compiled_as_specified(model):
     assert model.loss.__class__.__name__ == 'SparseCategoricalCrossentropy'
-    assert model.metrics_names[-1] in ('compile_metrics', 'sparse_categorical_accuracy')
+    tokens = pfam_loader.encode(SEQUENCES)
+    labels = np.arange(len(SEQUENCES)).reshape(-1, 1) % model.output_shape[-1]
+    logs = model.evaluate(tokens, labels, verbose=0, return_dict=True)
+    accuracy = np.mean(model.predict(tokens, verbose=0).argmax(axis=1) == labels[:, 0])
+    assert logs['sparse_categorical_accuracy'] == pytest.approx(accuracy)   # the metric itself
     built = network.build_model(model.name, 26, 5, lr=3e-4, clipnorm=0.5)
     assert float(built.optimizer.learning_rate) == pytest.approx(3e-4)
     assert built.optimizer.clipnorm == 0.5
@@ -168,3 +172,18 @@ def test_tiny_model_learns_a_tiny_task(model_type):
     assert np.isfinite(history.history['loss']).all()
     _, accuracy = model.evaluate(tokens[300:], labels[300:], verbose=0)
     assert accuracy > 0.85
+
+
+def test_model_knobs_are_the_builders_keywords_and_defaults():
+    """parser.MODEL_KNOBS and the parser's defaults are the one declaration the driver, figures
+    and bench use: they must be build_model's keyword-only arguments and defaults."""
+    import inspect
+
+    import parser as arguments
+    signature = inspect.signature(network.build_model).parameters.values()
+    keywords = {p.name: p.default for p in signature if p.kind == p.KEYWORD_ONLY}
+    assert set(arguments.MODEL_KNOBS) == set(keywords) - {'compile', 'name'}
+    normalise = lambda v: list(v) if isinstance(v, tuple) else v          # noqa: E731
+    expected = {knob: normalise(keywords[knob]) for knob in arguments.MODEL_KNOBS}
+    assert arguments.model_kwargs(arguments.parse_args([])) == expected
+    assert network.MODEL_TYPES == arguments.MODEL_TYPES
