@@ -259,14 +259,20 @@ def test_a_truncated_model_from_the_command_line(trained, tmp_path):
         network.load_model(str(tmp_path / 'absent.keras'))
 
 
+def _predict_with_changed_meta(model_path, tmp_path, name, **changes):
+    """predict.py's status with the model's meta changed by ``changes``, saved as ``name``."""
+    meta = {**json.load(open(predict.meta_path(model_path))), **changes}
+    (tmp_path / name).write_text(json.dumps(meta))
+    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
+    return predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
+                         '--meta', str(tmp_path / name)])
+
+
 def test_a_meta_with_another_class_count_is_refused(trained, tmp_path, capsys):
     model_path, _ = trained
-    meta = json.load(open(predict.meta_path(model_path)))
-    meta['class_names'] = meta['class_names'][:-1]
-    (tmp_path / 'short_meta.json').write_text(json.dumps(meta))
-    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
-    assert predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
-                         '--meta', str(tmp_path / 'short_meta.json')]) == 2
+    names = json.load(open(predict.meta_path(model_path)))['class_names']
+    assert _predict_with_changed_meta(model_path, tmp_path, 'short_meta.json',
+                                      class_names=names[:-1]) == 2
     assert _lines(capsys.readouterr().err) == [
         f'predict.py: error: {tmp_path / "short_meta.json"}: 5 class names but {model_path} has '
         '6 outputs; the metadata belongs to another model']
@@ -276,13 +282,9 @@ def test_a_meta_with_another_class_count_is_refused(trained, tmp_path, capsys):
 def test_a_meta_with_another_letter_map_is_refused(trained, tmp_path, capsys, no_model_loading,
                                                    vocabulary):
     model_path, _ = trained
-    meta = json.load(open(predict.meta_path(model_path)))
-    assert meta['vocabulary'] == pfam_loader.VOCABULARY
-    meta['vocabulary'] = vocabulary
-    (tmp_path / 'meta.json').write_text(json.dumps(meta))
-    (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
-    assert predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
-                         '--meta', str(tmp_path / 'meta.json')]) == 2
+    assert json.load(open(predict.meta_path(model_path)))['vocabulary'] == pfam_loader.VOCABULARY
+    assert _predict_with_changed_meta(model_path, tmp_path, 'meta.json',
+                                      vocabulary=vocabulary) == 2
     assert _lines(capsys.readouterr().err) == [
         f'predict.py: error: {tmp_path / "meta.json"}: the model was trained on tokens of the '
         f'letter map {vocabulary!r} (None: unknown, course pickles alone), not '
