@@ -382,11 +382,9 @@ def summarize_logs(directory):
 def _save(fig, out_dir, name, dpi=150):
     import matplotlib.pyplot as plt
     path = os.path.join(out_dir, name)
-    temporary = path[:-4] + '.tmp.png'
     fig.tight_layout()
-    fig.savefig(temporary, dpi=dpi)
+    pfam_loader.atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=dpi), 'path')
     plt.close(fig)
-    os.replace(temporary, path)
     return path
 
 

@@ -21,16 +21,25 @@ def atomic_write(path, write, mode='wb'):
 
     Args:
         path: destination file.
-        write: callable taking the open temporary file object.
-        mode: 'wb' or 'w'.
+        write: callable taking the open temporary file object, or with ``mode='path'`` its path
+            (for savers that want a file name: Keras models and weights, matplotlib figures).
+        mode: 'wb', 'w' or 'path'. The temporary name keeps the suffix of ``path`` (``.keras``,
+            ``.weights.h5``, ``.png`` ...), which such savers check.
+
     A crash or a kill midway leaves either the old file or the new one, never half a file.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
+    name = os.path.basename(path)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.' + name + '.',
+                                   suffix=name[name.find('.'):] if '.' in name else '')
     try:
-        with os.fdopen(handle, mode) as f:
-            write(f)
+        if mode == 'path':
+            os.close(handle)
+            write(tmp)
+        else:
+            with os.fdopen(handle, mode) as f:
+                write(f)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)       # mkstemp makes 0600; give the usual permissions

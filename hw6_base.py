@@ -191,9 +191,7 @@ def save_checkpoint(model, run_dir, state):
     checkpoint complete or the previous one in place."""
     state['random_state'] = [v.numpy().tolist() for v in _random_state_variables(model)]
     weights, meta = _checkpoint_files(run_dir, state['epochs'])
-    temporary = os.path.join(run_dir, f'.tmp{os.getpid()}.weights.h5')
-    model.save_weights(temporary)
-    os.replace(temporary, weights)
+    pfam_loader.atomic_write(weights, model.save_weights, 'path')
     pfam_loader.atomic_write(meta, lambda f: json.dump(state, f), 'w')
     _prune_checkpoints(run_dir)
 
@@ -393,9 +391,7 @@ def publish(paths, model, meta, result):
     """Write the run's final artefacts, each atomically (replacing those of an earlier run only
     now): the model, its meta data, the log, and the result pickle last, which marks the run
     done; then delete the run directory."""
-    temporary = paths['model'][:-len('.keras')] + '.tmp.keras'
-    model.save(temporary)
-    os.replace(temporary, paths['model'])
+    pfam_loader.atomic_write(paths['model'], model.save, 'path')
     pfam_loader.atomic_write(paths['meta'], lambda f: json.dump(meta, f, indent=1), 'w')
     write_log(paths['log'], result['history'])
     pfam_loader.atomic_write(paths['result'], lambda f: pickle.dump(result, f))
