@@ -113,10 +113,11 @@ def _child(argv):
     return round(seconds, 1), round(max(peak, before) / 1024)
 
 
-def bench_course(types, steps, warmup, n_infer, source=COURSE_SOURCE):
-    """The course-scale report (see the module docstring)."""
+def bench_course(types, steps, warmup, n_infer, source=None):
+    """The course-scale report (see the module docstring); ``source`` default `COURSE_SOURCE`."""
     import glob
     import pickle
+    source = source or COURSE_SOURCE
     if not os.path.isfile(os.path.join(ROOT, source)):
         raise pfam_loader.DataError(f'{source} not found; make it with: python '
                                     f'../shared/tools/make_course_scale.py --n 330000 --out {source}')

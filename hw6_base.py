@@ -1,6 +1,6 @@
 """Experiment driver: train and evaluate one rotation of one model type, and pickle the results.
 
-    python hw6_base.py --demo --model_type gru --rotation 0 --epochs 3      # about a minute, CPU
+    python hw6_base.py --demo --model_type gru --rotation 0 --epochs 3      # ~20 s on 2 cores
     python hw6_base.py @args_mha.txt --exp_type rotations --exp_index 2    # what sbatch runs
 
 Writes, under ``--results_path`` (names from `job_control.experiment_name`), once the run has

@@ -18,7 +18,8 @@ import pfam_loader
 NAME = '3-mer linear SVM'
 
 
-def kmer_strings(ins):
+def sequences_of(ins):
+    """The amino-acid strings of a token matrix (the vectorizer counts their k-mers)."""
     return [pfam_loader.decode(row) for row in ins]
 
 
@@ -28,8 +29,8 @@ def evaluate_rotation(dat, k=3):
     from sklearn.svm import LinearSVC
     started = time.time()
     vectorizer = CountVectorizer(analyzer='char', ngram_range=(k, k), lowercase=False)
-    train = vectorizer.fit_transform(kmer_strings(dat['ins_train']))
-    test = vectorizer.transform(kmer_strings(dat['ins_test']))
+    train = vectorizer.fit_transform(sequences_of(dat['ins_train']))
+    test = vectorizer.transform(sequences_of(dat['ins_test']))
     classifier = LinearSVC().fit(train, dat['outs_train'][:, 0])
     accuracy = float(np.mean(classifier.predict(test) == dat['outs_test'][:, 0]))
     return accuracy, time.time() - started

@@ -1,5 +1,6 @@
 """Shared fixtures: a small synthetic dataset built once per test session, and the real data."""
 import os
+import subprocess
 import sys
 
 import pytest
@@ -9,6 +10,30 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pfam_loader  # noqa: E402
+
+#: A tiny network for driver runs on the demo data (seconds per run).
+TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
+        '16', '--attention_heads', '2', '--key_dim', '8', '--feed_forward', '16', '--dense_units',
+        '16', '--batch', '32', '--lr', '3e-3', '--verbose', '0']
+
+
+def driver_args(demo_dir, results, *extra):
+    """hw6_base.py arguments: the session's demo dataset, ``results``, `TINY`, then ``extra``."""
+    return ['--dataset', demo_dir, '--version', 'T', '--results_path', str(results), *TINY,
+            *extra]
+
+
+def run_cli(*argv, env=None):
+    """Run ``python *argv`` in the repository; the CompletedProcess with text output."""
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', **(env or {})})
+
+
+def complete_result(**changes):
+    """A result dict that `job_control.result_is_complete` accepts."""
+    import job_control
+    return {**{key: None for key in job_control.RESULT_KEYS}, 'test_accuracy': 0.5, **changes}
+
 
 SHARED_DATA = os.path.join(ROOT, '..', 'shared', 'data')
 REAL_CSV = os.path.join(SHARED_DATA, 'pfam32_seed_real.csv.gz')

@@ -2,8 +2,6 @@
 import glob
 import os
 import pickle
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,27 +11,12 @@ import hw6_base
 import job_control
 import network
 import parser as arguments
-from conftest import ROOT
-
-TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
-        '16', '--attention_heads', '2', '--key_dim', '8', '--feed_forward', '16', '--dense_units',
-        '16', '--batch', '32', '--lr', '3e-3', '--verbose', '0']
-
-
-def _args(demo_dir, results, *extra):
-    return ['--dataset', demo_dir, '--version', 'T', '--results_path', str(results), *TINY,
-            *extra]
-
-
-def _run_cli(*argv, env=None):
-    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', **(env or {})})
-
+from conftest import ROOT, complete_result, driver_args, run_cli
 
 # ---------------------------------------------------------------- end to end
 @pytest.mark.parametrize('model_type', ['gru', 'mha'])
 def test_run_writes_a_complete_result_and_model(demo_dir, tmp_path, model_type):
-    status = hw6_base.main(_args(demo_dir, tmp_path, '--model_type', model_type, '--rotation',
+    status = hw6_base.main(driver_args(demo_dir, tmp_path, '--model_type', model_type, '--rotation',
                                  '1', '--epochs', '2', '--steps_per_epoch', '4'))
     assert status == 0
     with open(tmp_path / f'{model_type}_rot1_results.pkl', 'rb') as f:
@@ -62,7 +45,7 @@ def test_interrupted_run_resumes_and_completes(demo_dir, tmp_path):
         def on_epoch_end(self, epoch, logs=None):
             raise KeyboardInterrupt        # as SIGTERM does, once the epoch is backed up
 
-    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience',
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience',
                  '0', '--lr_schedule', 'plateau')
     assert hw6_base.main(argv, extra_callbacks=[StopAfterFirstEpoch()]) == 143
     assert not os.path.exists(tmp_path / 'gru_rot0_results.pkl')
@@ -79,21 +62,16 @@ def test_interrupted_run_resumes_and_completes(demo_dir, tmp_path):
     assert result['n_epochs'] == 3 and len(result['epoch_times']) == 3
 
 
-def complete_result(**changes):
-    """A result dict that `job_control.result_is_complete` accepts."""
-    return {**{key: None for key in hw6_base.RESULT_KEYS}, 'test_accuracy': 0.5, **changes}
-
-
 def test_existing_result_is_not_overwritten(demo_dir, tmp_path):
     path = tmp_path / 'gru_rot0_results.pkl'
     path.write_bytes(pickle.dumps(complete_result(name='keep me')))
     before = path.read_bytes()
-    assert hw6_base.main(_args(demo_dir, tmp_path, '--epochs', '1')) == 0
+    assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1')) == 0
     assert path.read_bytes() == before
 
 
 def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
-    assert hw6_base.main(_args(demo_dir, tmp_path / 'out', '--nogo', '--exp_type', 'reference',
+    assert hw6_base.main(driver_args(demo_dir, tmp_path / 'out', '--nogo', '--exp_type', 'reference',
                                '--exp_index', '14')) == 0
     out = capsys.readouterr().out
     assert 'mha_rot4' in out and 'rotation = 4' in out
@@ -110,7 +88,7 @@ def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
     (['--lr', 'nan'], 'argument --lr: must be a finite number > 0, got nan'),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, message):
-    result = _run_cli('hw6_base.py', '--results_path', str(tmp_path), *argv)
+    result = run_cli('hw6_base.py', '--results_path', str(tmp_path), *argv)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
@@ -137,10 +115,10 @@ def test_missing_lists_indices_without_results(tmp_path):
     for name in ('gru_rot1', 'gru_rot4'):
         (tmp_path / f'{name}_results.pkl').write_bytes(pickle.dumps(complete_result()))
     (tmp_path / 'gru_rot2_results.pkl').write_bytes(b'')               # not done: listed
-    result = _run_cli('job_control.py', '--results_path', str(tmp_path), '--model_type', 'gru',
+    result = run_cli('job_control.py', '--results_path', str(tmp_path), '--model_type', 'gru',
                       '--exp_type', 'rotations', '--missing')
     assert result.returncode == 0 and result.stdout.strip() == '0,2,3'
-    listing = _run_cli('job_control.py', '--exp_type', 'reference')
+    listing = run_cli('job_control.py', '--exp_type', 'reference')
     assert 'sbatch --array=0-14' in listing.stdout and 'mha_rot4' in listing.stdout
 
 

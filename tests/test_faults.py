@@ -21,7 +21,7 @@ import hw6_base
 import job_control
 import parser as arguments
 from conftest import ROOT
-from test_driver import _args, _run_cli, complete_result
+from conftest import complete_result, driver_args, run_cli
 
 NAME = 'gru_rot0'
 ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}
@@ -95,7 +95,7 @@ class _RaiseAtEpochEnd(keras.callbacks.Callback):
 # ---------------------------------------------------------------- 1: SIGTERM in the last epoch
 def test_sigterm_in_the_last_epoch_resumes_to_the_full_history(demo_dir, tmp_path):
     results = tmp_path / 'results'
-    argv = _args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '60')
+    argv = driver_args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '60')
     run = _start(tmp_path, argv)
     _wait_for(lambda: _epochs_logged(results) >= 1, run)        # epoch 2 has begun
     os.kill(run.pid, signal.SIGTERM)
@@ -106,7 +106,7 @@ def test_sigterm_in_the_last_epoch_resumes_to_the_full_history(demo_dir, tmp_pat
                                   'after the last finished epoch']
     assert not os.path.exists(results / f'{NAME}_results.pkl')
 
-    rerun = _run_cli('hw6_base.py', *argv, env=ENV)
+    rerun = run_cli('hw6_base.py', *argv, env=ENV)
     assert rerun.returncode == 0, rerun.stderr
     assert f'{NAME}: resuming after epoch 1 ' in rerun.stdout
     _assert_full_history(_result(results), 2)
@@ -118,7 +118,7 @@ def test_sigterm_in_the_last_epoch_resumes_to_the_full_history(demo_dir, tmp_pat
 def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tmp_path):
     results = tmp_path / 'results'
     run_dir = results / f'{NAME}_run'
-    argv = _args(demo_dir, results, '--epochs', '3', '--steps_per_epoch', '40')
+    argv = driver_args(demo_dir, results, '--epochs', '3', '--steps_per_epoch', '40')
 
     def writing_a_checkpoint():                  # temporary files exist only while one is written
         return run_dir.is_dir() and any(name.startswith(('.tmp', '.epoch'))
@@ -130,7 +130,7 @@ def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tm
     assert run.wait(timeout=60) == -signal.SIGKILL
     assert os.path.exists(results / f'{NAME}.lock')          # left behind, but free: a dead holder
 
-    rerun = _run_cli('hw6_base.py', *argv, env=ENV)
+    rerun = run_cli('hw6_base.py', *argv, env=ENV)
     assert rerun.returncode == 0, rerun.stderr
     assert 'Traceback' not in rerun.stderr and f'{NAME}: resuming after epoch ' in rerun.stdout
     _assert_full_history(_result(results), 3)
@@ -139,7 +139,7 @@ def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tm
 
 
 def test_truncated_newest_checkpoint_resumes_from_the_one_before(demo_dir, tmp_path, capsys):
-    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience', '0')
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience', '0')
     assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(1)]) == 143
     newest = tmp_path / f'{NAME}_run' / 'epoch0002.weights.h5'
     newest.write_bytes(newest.read_bytes()[:1000])           # as a kill mid-write would leave it
@@ -153,12 +153,12 @@ def test_truncated_newest_checkpoint_resumes_from_the_one_before(demo_dir, tmp_p
 
 
 def test_unreadable_resume_state_is_a_one_line_error(demo_dir, tmp_path):
-    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
     assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(0)]) == 143
     only = tmp_path / f'{NAME}_run' / 'epoch0001.weights.h5'
     only.write_bytes(b'')
 
-    rerun = _run_cli('hw6_base.py', *argv, env=ENV)
+    rerun = run_cli('hw6_base.py', *argv, env=ENV)
     assert rerun.returncode == 2 and 'Traceback' not in rerun.stderr, rerun.stderr
     [line] = _our_lines(rerun.stderr)
     assert line.startswith(f'hw6_base.py: error: the resume state in {tmp_path}/{NAME}_run '
@@ -169,7 +169,7 @@ def test_unreadable_resume_state_is_a_one_line_error(demo_dir, tmp_path):
 
 # ---------------------------------------------------------------- 3: NaN
 def test_nan_loss_exits_3_and_writes_no_result(demo_dir, tmp_path, capsys):
-    assert hw6_base.main(_args(demo_dir, tmp_path, '--epochs', '2', '--steps_per_epoch', '3',
+    assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '2', '--steps_per_epoch', '3',
                                '--lr', '1e30', '--clipnorm', '0')) == 3
     assert 'loss became nan in epoch 1, batch ' in capsys.readouterr().err
     assert not os.path.exists(tmp_path / f'{NAME}_results.pkl')
@@ -182,7 +182,7 @@ def test_nan_in_a_later_epoch_keeps_the_finite_epochs(demo_dir, tmp_path, capsys
             if epoch == 1:
                 self.model.layers[-1].kernel.assign(np.full(self.model.layers[-1].kernel.shape,
                                                             np.nan))
-    argv = _args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
     assert hw6_base.main(argv, extra_callbacks=[PoisonSecondEpoch()]) == 3
     [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith(NAME)]
     assert line.startswith(f'{NAME}: the loss became nan in epoch 2, batch 1; stopped, no result '
@@ -217,18 +217,18 @@ def test_parser_refuses_non_finite_and_out_of_range_floats(argv, message, capsys
 # ---------------------------------------------------------------- 4, 19: the run lock, --missing
 def test_second_copy_of_a_running_configuration_exits_at_once(demo_dir, tmp_path):
     results = tmp_path / 'results'
-    argv = _args(demo_dir, results, '--epochs', '50', '--steps_per_epoch', '100', '--exp_type',
+    argv = driver_args(demo_dir, results, '--epochs', '50', '--steps_per_epoch', '100', '--exp_type',
                  'rotations', '--exp_index', '0')
     first = _start(tmp_path, argv)
     lock = results / f'{NAME}.lock'
     _wait_for(lambda: job_control.lock_is_held(str(lock)), first)
     try:
-        second = _run_cli('hw6_base.py', *argv, env=ENV)
+        second = run_cli('hw6_base.py', *argv, env=ENV)
         assert second.returncode == 4, second.stderr
         [line] = second.stderr.strip().splitlines()
         assert line == (f'hw6_base.py: error: {NAME} is already running (pid {first.pid} on '
                         f'{socket.gethostname()}; lock {lock}); not starting a second copy')
-        missing = _run_cli('job_control.py', *argv[:-2], '--missing')  # all rotations
+        missing = run_cli('job_control.py', *argv[:-2], '--missing')  # all rotations
         assert (missing.returncode, missing.stdout.strip()) == (0, '1,2,3,4')  # 0 is running
         assert first.poll() is None                                  # undisturbed
     finally:
@@ -263,16 +263,16 @@ def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_
     (tmp_path / 'gru_rot2.lock').write_text('pid 1 on gone\n')          # stale: not running
     with open(tmp_path / 'gru_rot4.lock', 'w') as live:
         fcntl.flock(live, fcntl.LOCK_EX | fcntl.LOCK_NB)                # a live holder
-        result = _run_cli(*cli)
+        result = run_cli(*cli)
         assert (result.returncode, result.stdout) == (0, '1,2\n')
         for rotation in (1, 2):
             (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
                 pickle.dumps(complete_result()))
-        result = _run_cli(*cli)
+        result = run_cli(*cli)
     assert (result.returncode, result.stdout) == (1, '')
     [line] = result.stderr.splitlines()
     assert 'nothing missing' in line and 'done or running' in line
-    assert _run_cli(*cli).stdout == '4\n'                               # its holder has gone
+    assert run_cli(*cli).stdout == '4\n'                               # its holder has gone
     shell = subprocess.run(['bash', '-c', f'idx=$({sys.executable} {" ".join(cli)} 2>/dev/null)'
                             ' && echo submit $idx'], cwd=ROOT, capture_output=True, text=True)
     assert shell.stdout == 'submit 4\n'
@@ -286,7 +286,7 @@ def test_interrupted_force_keeps_the_old_finished_run_intact(demo_dir, tmp_path)
     old['_results.pkl'] = pickle.dumps(complete_result(name='old'))
     for suffix, content in old.items():
         (results / f'{NAME}{suffix}').write_bytes(content)
-    argv = _args(demo_dir, results, '--epochs', '3', '--steps_per_epoch', '60', '--force')
+    argv = driver_args(demo_dir, results, '--epochs', '3', '--steps_per_epoch', '60', '--force')
     run = _start(tmp_path, argv)
     _wait_for(lambda: _epochs_logged(results) >= 1, run)
     os.kill(run.pid, signal.SIGTERM)
@@ -320,7 +320,7 @@ def test_result_is_complete(tmp_path, content, done):
 
 def test_empty_result_is_trained_again(demo_dir, tmp_path, capsys):
     (tmp_path / f'{NAME}_results.pkl').write_bytes(b'')
-    assert hw6_base.main(_args(demo_dir, tmp_path, '--epochs', '1', '--steps_per_epoch', '2')) == 0
+    assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1', '--steps_per_epoch', '2')) == 0
     assert 'is unreadable (EOFError' in capsys.readouterr().err
     assert job_control.result_is_complete(tmp_path / f'{NAME}_results.pkl')
 
@@ -329,10 +329,10 @@ def test_empty_result_is_trained_again(demo_dir, tmp_path, capsys):
 @pytest.mark.parametrize('steps', [['--steps_per_epoch', '4'], []])
 def test_resumed_run_reproduces_the_uninterrupted_one(demo_dir, tmp_path, steps):
     argv = ['--epochs', '3', '--patience', '0', *steps]
-    assert hw6_base.main(_args(demo_dir, tmp_path / 'straight', *argv)) == 0
-    assert hw6_base.main(_args(demo_dir, tmp_path / 'resumed', *argv),
+    assert hw6_base.main(driver_args(demo_dir, tmp_path / 'straight', *argv)) == 0
+    assert hw6_base.main(driver_args(demo_dir, tmp_path / 'resumed', *argv),
                          extra_callbacks=[_RaiseAtEpochEnd(0)]) == 143
-    assert hw6_base.main(_args(demo_dir, tmp_path / 'resumed', *argv)) == 0
+    assert hw6_base.main(driver_args(demo_dir, tmp_path / 'resumed', *argv)) == 0
     straight, resumed = _result(tmp_path / 'straight'), _result(tmp_path / 'resumed')
     for key, values in straight['history'].items():
         if key != 'epoch_time':
@@ -369,7 +369,7 @@ def _handles_sigterm(pid):
 @pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs /proc (Linux)')
 @pytest.mark.parametrize('delay', [0.0, 2.0])
 def test_sigterm_right_after_start_exits_143_cleanly(demo_dir, tmp_path, delay):
-    run = _start(tmp_path, _args(demo_dir, tmp_path / 'results', '--epochs', '2'))
+    run = _start(tmp_path, driver_args(demo_dir, tmp_path / 'results', '--epochs', '2'))
     _wait_for(lambda: _handles_sigterm(run.pid), run, poll=0.001)
     time.sleep(delay)                                 # 0: still importing; 2: TensorFlow loads
     os.kill(run.pid, signal.SIGTERM)

@@ -1,4 +1,4 @@
-"""predict.py: input formats, round trip against the model, bad input; bench.py quick mode."""
+"""predict.py: input formats, round trip against the model, bad input."""
 import csv
 import json
 import os
@@ -14,14 +14,14 @@ import network
 import pfam_loader
 import predict
 from conftest import ROOT
-from test_driver import _args
+from conftest import driver_args
 
 
 @pytest.fixture(scope='module')
 def trained(demo_dir, tmp_path_factory):
     """A tiny GRU trained for a few steps on the demo rotation 0: (model path, rotation dict)."""
     results = tmp_path_factory.mktemp('predict_results')
-    assert hw6_base.main(_args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '5')) == 0
+    assert hw6_base.main(driver_args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '5')) == 0
     return str(results / 'gru_rot0.keras'), pfam_loader.load_rotation(demo_dir, 0, 'T')
 
 
@@ -104,20 +104,6 @@ def test_missing_model_exits_2(tmp_path):
     (tmp_path / 'x.txt').write_text('ACDE\n')
     result = _cli('--model', str(tmp_path / 'nope.keras'), '--input', str(tmp_path / 'x.txt'))
     assert result.returncode == 2 and 'no such model file' in result.stderr
-
-
-def test_bench_quick_mode_reports_every_type(tmp_path):
-    import bench
-    out = tmp_path / 'bench.json'
-    assert bench.main(['--quick', '--types', 'gru', 'mha', '--out', str(out)]) == 0
-    report = json.loads(out.read_text())
-    assert [m['model_type'] for m in report['models']] == ['gru', 'mha']
-    for row in report['models']:
-        assert row['train_bucketed_samples_per_s'] > 0 and row['train_padded_samples_per_s'] > 0
-        assert row['bucketed_over_padded'] == pytest.approx(
-            row['train_bucketed_samples_per_s'] / row['train_padded_samples_per_s'], rel=0.02)
-        assert row['inference_sequences_per_s'] > 0 and row['inference_sequences'] == 100
-    assert '| gru |' in (tmp_path / 'bench.md').read_text()
 
 
 # ---------------------------------------------------------------- issue 12: refuse early

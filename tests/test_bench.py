@@ -1,0 +1,25 @@
+"""bench.py: the quick mode's report (the real figures come from `python bench.py`)."""
+import json
+
+import pytest
+
+import bench
+
+
+def test_bench_quick_mode_reports_every_type(tmp_path):
+    out = tmp_path / 'bench.json'
+    assert bench.main(['--quick', '--types', 'gru', 'mha', '--out', str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [m['model_type'] for m in report['models']] == ['gru', 'mha']
+    for row in report['models']:
+        assert row['train_bucketed_samples_per_s'] > 0 and row['train_padded_samples_per_s'] > 0
+        assert row['bucketed_over_padded'] == pytest.approx(
+            row['train_bucketed_samples_per_s'] / row['train_padded_samples_per_s'], rel=0.02)
+        assert row['inference_sequences_per_s'] > 0 and row['inference_sequences'] == 100
+    assert '| gru |' in (tmp_path / 'bench.md').read_text()
+
+
+def test_course_scale_needs_its_source_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(bench, 'COURSE_SOURCE', str(tmp_path / 'absent.csv.gz'))
+    assert bench.main(['--scale', 'course', '--out', str(tmp_path / 'c.json')]) == 2
+    assert 'make_course_scale.py' in capsys.readouterr().err
