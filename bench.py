@@ -186,8 +186,8 @@ def course_markdown(report):
              'peak RSS |',
              f'| dataset on disk | {r["bytes_on_disk"] / 1e6:,.0f} MB, '
              f'{r["bytes_per_residue"]} bytes per residue |',
-             f'| `load_rotation` (fresh process) | {r["load_seconds"]} s (of which Python and '
-             f'imports ~1 s), {r["load_peak_rss_mb"]:,} MB peak RSS |', '',
+             f'| `load_rotation` of rotation 0 (a fresh process, imports included) | '
+             f'{r["load_seconds"]} s, {r["load_peak_rss_mb"]:,} MB peak RSS |', '',
              '| bucket growth | batch shapes | padding per residue |', '|---|---|---|']
     lines += [f'| {b["growth"]} | {b["shapes"]} | {b["padding"]:.0%} |' for b in r['buckets']]
     lines += ['', '| model (`args_{type}_course.txt`) | parameters | train samples/s | min per '
