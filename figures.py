@@ -30,6 +30,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+import fileio
 import job_control
 import parser as arguments
 import pfam_loader
@@ -466,4 +467,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    fileio.run_main(main)

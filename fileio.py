@@ -69,3 +69,14 @@ def sha256(path):
                 digest.update(block)
     return digest.hexdigest()
 
+
+def run_main(main):
+    """``sys.exit(main())`` for a command line whose output may go to a reader that stops early
+    (``| head``): then it ends quietly with status 1 instead of a BrokenPipeError traceback."""
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        status = 1
+    sys.exit(status)

@@ -81,6 +81,7 @@ import time
 
 import numpy as np
 
+import fileio
 import job_control
 import parser as arguments
 import pfam_loader
@@ -560,4 +561,4 @@ def _train_locked(args, name, paths, extra_callbacks):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    fileio.run_main(main)

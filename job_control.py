@@ -30,6 +30,7 @@ import socket
 import sys
 import time
 
+import fileio
 import parser as arguments
 import pfam_loader
 
@@ -302,4 +303,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    fileio.run_main(main)

@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 
+import fileio
 import pfam_loader
 from pfam_loader import DataError
 
@@ -330,4 +331,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    fileio.run_main(main)
