@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (CPU only, a few minutes on 2 cores). Extra arguments go to pytest,
+# Runs the whole test suite (CPU only, about 8 minutes on 2 cores). Extra arguments go to pytest,
 # e.g. ./run_tests.sh -k loader -x
 set -euo pipefail
 cd "$(dirname "$0")"
