@@ -1,6 +1,7 @@
 """Predict the Pfam family of new sequences with a trained model.
 
     python predict.py --model results/pfam46/mha_rot0.keras --input new.fasta --out preds.csv --top_k 3
+    python predict.py --model results/pfam46/*_rot0.keras --input new.fasta      # an ensemble
 
 Input: FASTA (multi-line records fine), a CSV with a ``sequence`` column (and optionally ``id``),
 or plain text with one sequence per line. Output: CSV with columns ``id,family,probability``
@@ -11,6 +12,9 @@ accession. ``note`` is ``short`` for a sequence shorter than any in training (th
 else empty. Class names come from ``{model}_meta.json``, which hw6_base.py writes beside every
 model; metadata whose class count is not the model's output width, or whose ``fingerprint`` (when
 it records one, see `network.model_fingerprint`) is another model's, is refused.
+
+Several ``--model`` files form an ensemble: the mean of their probabilities (models of several
+rotations and/or types; they must name the same classes in the same order, else an error).
 
 Sequences are batched by length, never padded to the training maximum; a batch of sequences
 longer than 800 residues holds fewer of them, so that it needs no more memory than ``--batch``
@@ -97,6 +101,26 @@ def load_meta(meta_file):
                         f'{meta["vocabulary"]!r} (None: unknown, course pickles alone), not '
                         f'{pfam_loader.VOCABULARY!r}; its predictions would be meaningless')
     return meta
+
+
+def ensemble_meta(metas):
+    """The metadata of one model or an ensemble (``{model path: (meta file, meta)}``): the class
+    names, which every member must share in the same order, and the widest training length
+    range of the members (for the ``note`` column)."""
+    (first_path, (_, first)), *others = metas.items()
+    for path, (meta_file, meta) in others:
+        if meta['class_names'] != first['class_names']:
+            raise DataError(f'{path} and {first_path} name different classes (or in another '
+                            'order): they cannot form an ensemble')
+    merged = dict(first)
+    lengths = [meta for _, meta in metas.values()]
+    if all(m.get('len_min') for m in lengths):
+        merged['len_min'] = min(m['len_min'] for m in lengths)
+    else:
+        merged.pop('len_min', None)
+    if all(m.get('len_max') for m in lengths):
+        merged['len_max'] = max(m['len_max'] for m in lengths)
+    return merged
 
 
 def check_meta(meta, model, meta_file, model_path):
@@ -247,7 +271,9 @@ def top_k_table(ids, probabilities, class_names, k, notes=None):
 def create_parser():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--model', required=True, help='a .keras model written by hw6_base.py')
+    parser.add_argument('--model', required=True, nargs='+',
+                        help='a .keras model written by hw6_base.py; several: an ensemble (the '
+                             'mean of their probabilities)')
     parser.add_argument('--input', required=True, help='FASTA, CSV with a sequence column, or '
                                                        'one sequence per line')
     parser.add_argument('--out', default=None, help='output CSV (default: standard output)')
@@ -265,8 +291,8 @@ def create_parser():
                         help='an invalid or too long record is an error instead of being '
                              'skipped')
     parser.add_argument('--meta', default=None,
-                        help='metadata JSON with class_names (default: {model}_meta.json); '
-                             'refused when it belongs to another model')
+                        help='metadata JSON with class_names (default: {model}_meta.json; one '
+                             'model only); refused when it belongs to another model')
     return parser
 
 
@@ -280,16 +306,25 @@ def main(argv=None):
     try:
         if args.top_k < 1 or args.batch < 1 or args.max_length < 1:
             raise DataError('--top_k, --batch and --max_length must be positive')
-        if not os.path.isfile(args.model):
-            raise DataError(f'{args.model}: no such model file')
-        meta_file = args.meta or meta_path(args.model)
-        if not os.path.isfile(meta_file):
-            raise DataError(f'{meta_file}: metadata (class names) not found beside the model; '
-                            'give it with --meta')
-        meta = load_meta(meta_file)
+        if args.meta and len(args.model) > 1:
+            raise DataError('--meta goes with a single --model (an ensemble uses each model\'s '
+                            'own metadata)')
+        metas = {}
+        for model_path in args.model:
+            if not os.path.isfile(model_path):
+                raise DataError(f'{model_path}: no such model file')
+            meta_file = args.meta or meta_path(model_path)
+            if not os.path.isfile(meta_file):
+                raise DataError(f'{meta_file}: metadata (class names) not found beside the model; '
+                                'give it with --meta')
+            metas[model_path] = (meta_file, load_meta(meta_file))
+        meta = ensemble_meta(metas)
         if args.out:
-            check_output(args.out, {'input': args.input, 'model': args.model,
-                                    'metadata': meta_file})
+            numbered = lambda what, i: what if len(metas) == 1 else f'{what} {i + 1}'  # noqa
+            check_output(args.out, {
+                'input': args.input,
+                **{numbered('model', i): path for i, path in enumerate(metas)},
+                **{numbered('metadata', i): file for i, (file, _) in enumerate(metas.values())}})
         records = read_sequences(args.input)
         warn_duplicate_ids(records)
         ids, sequences = select_records(records, args.strict, args.max_length)
@@ -300,14 +335,17 @@ def main(argv=None):
 
     import network
     try:
-        model = network.load_model(args.model)
-        check_meta(meta, model, meta_file, args.model)
+        models = []
+        for model_path, (meta_file, model_meta) in metas.items():
+            models.append(network.load_model(model_path))
+            check_meta(model_meta, models[-1], meta_file, model_path)
     except (ValueError, OSError) as err:               # DataError is a ValueError
         return _error(err)
     notes = length_notes(sequences, meta)
     started = time.time()
-    probabilities = predict_sequences(model, sequences, args.batch,
-                                      verbose=1 if args.out and len(ids) > 20000 else 0)
+    probabilities = np.mean([predict_sequences(model, sequences, args.batch,
+                                               verbose=1 if args.out and len(ids) > 20000 else 0)
+                             for model in models], axis=0)
     seconds = time.time() - started
     header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes)
 

@@ -7,14 +7,14 @@ import sys
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 import hw6_base
 import network
 import pfam_loader
 import predict
-from conftest import ROOT
-from conftest import driver_args
+from conftest import ROOT, driver_args
 
 
 @pytest.fixture(scope='module')
@@ -392,3 +392,48 @@ def test_length_groups_give_the_same_probabilities(trained):
     expected = network.predict_probabilities(model, pfam_loader.encode(sequences), 8)
     np.testing.assert_allclose(predict.predict_sequences(model, sequences, 8), expected,
                                atol=1e-5)
+
+
+# ---------------------------------------------------------------- ensembles
+def _other_model(model_path, tmp_path, name='other', **meta_changes):
+    """A copy of the trained model with other (random) weights, and its own bound meta."""
+    model = network.load_model(model_path)
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in model.get_weights()])
+    path = str(tmp_path / f'{name}.keras')
+    model.save(path)
+    meta = json.load(open(predict.meta_path(model_path)))
+    meta.update(fingerprint=network.model_fingerprint(model), **meta_changes)
+    with open(predict.meta_path(path), 'w') as f:
+        json.dump(meta, f)
+    return path
+
+
+def test_an_ensemble_averages_its_members(trained, tmp_path):
+    model_path, dat = trained
+    other = _other_model(model_path, tmp_path)
+    fasta = _fasta(tmp_path / 'in.fa', dat, n=40)
+    outputs = {}
+    for name, models in (('a', [model_path]), ('b', [other]), ('ab', [model_path, other])):
+        out = tmp_path / f'{name}.csv'
+        assert predict.main(['--model', *models, '--input', fasta, '--out', str(out),
+                             '--top_k', '6']) == 0
+        table = pd.read_csv(out)
+        outputs[name] = {(row['id'], row[f'family{s}']): row[f'probability{s}']
+                         for _, row in table.iterrows() for s in ['', '_2', '_3', '_4', '_5', '_6']}
+    for key, probability in outputs['ab'].items():
+        assert probability == pytest.approx((outputs['a'][key] + outputs['b'][key]) / 2, abs=2e-6)
+
+
+def test_an_ensemble_of_models_with_other_classes_is_refused(trained, tmp_path, capsys):
+    model_path, dat = trained
+    names = json.load(open(predict.meta_path(model_path)))['class_names']
+    other = _other_model(model_path, tmp_path, class_names=names[::-1])
+    fasta = _fasta(tmp_path / 'in.fa', dat, n=5)
+    assert predict.main(['--model', model_path, other, '--input', fasta]) == 2
+    assert _lines(capsys.readouterr().err) == [
+        f'predict.py: error: {other} and {model_path} name different classes (or in another '
+        'order): they cannot form an ensemble']
+    assert predict.main(['--model', model_path, other, '--meta', predict.meta_path(model_path),
+                         '--input', fasta]) == 2
+    assert '--meta goes with a single --model' in capsys.readouterr().err
