@@ -222,7 +222,8 @@ def _from_course_pickle(path, rotation):
         ins = np.asarray(raw[f'ins_{split}'])
         outs = np.asarray(raw[f'outs_{split}']).reshape(-1)
         if ins.ndim != 2 or len(ins) != len(outs) or not np.issubdtype(ins.dtype, np.integer) \
-                or (len(outs) and (outs.min() < 0 or outs.max() >= len(new_index))):
+                or (len(outs) and (outs.min() < 0 or outs.max() >= len(new_index)
+                                   or (new_index[outs] < 0).any())):
             raise DataError(f'{path}: ins_{split}/outs_{split} are not a token matrix and its '
                             'class indices')
         rows = padding_rows(ins)
