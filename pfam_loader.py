@@ -60,10 +60,15 @@ _PFAM_LOWER = re.compile(r'pf\d{5}(\.\d+)?')     # the course's label tokenizer 
 # ---------------------------------------------------------------- the course API
 def load_pfam_file(basedir, fold, version=''):
     """Fold ``fold`` as a DataFrame with columns ``string`` and ``label``."""
+    return _read_fold(basedir, fold, version)[0]
+
+
+def _read_fold(basedir, fold, version):
+    """(DataFrame, SHA-256 of the file) of fold ``fold``: one read serves both."""
     path = fold_path(basedir, fold, version)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path} not found' + _versions_hint(basedir, version))
-    return read_fold_csv(path)[0]
+    return read_fold_csv(path)
 
 
 def rotation_folds(rotation, nfolds=N_FOLDS, ntrain_folds=3):
@@ -93,9 +98,9 @@ def prepare_data_set(basedir=DEFAULT_BASEDIR, rotation=0, nfolds=N_FOLDS, ntrain
     CSVs with the suite's vocabulary; ``len_max`` is the longest sequence of all folds, so no
     row is truncated. Classes: the dataset's metadata, else the sorted labels of all folds."""
     metadata = read_metadata(basedir, version)
-    frames = [load_pfam_file(basedir, k, version) for k in range(nfolds)]
+    frames, hashes = zip(*(_read_fold(basedir, k, version) for k in range(nfolds)))
     if metadata is not None:
-        _check_folds_match(basedir, version, metadata, nfolds)
+        _check_folds_match(basedir, version, metadata, hashes)
         classes = list(metadata['classes'])
     else:
         classes = sorted(set().union(*(set(frame['label']) for frame in frames)))
@@ -151,15 +156,17 @@ def _versions_hint(basedir, version):
         if others else ''
 
 
-def _check_folds_match(basedir, version, metadata, nfolds):
-    """`DataError` when a fold file is not the one the metadata was written with."""
-    hashes = metadata.get('fold_sha256')
-    if hashes is None:                                  # datasets of older suite versions
+def _check_folds_match(basedir, version, metadata, hashes):
+    """`DataError` when a fold file (``hashes``: their SHA-256s) is not the one the metadata was
+    written with."""
+    expected_hashes = metadata.get('fold_sha256')
+    if expected_hashes is None:                         # datasets of older suite versions
         return
-    if nfolds != len(hashes):
-        raise DataError(f'{basedir}: dataset {version!r} has {len(hashes)} folds, not {nfolds}')
-    for k, expected in enumerate(hashes):
-        if sha256(fold_path(basedir, k, version)) != expected:
+    if len(hashes) != len(expected_hashes):
+        raise DataError(f'{basedir}: dataset {version!r} has {len(expected_hashes)} folds, not '
+                        f'{len(hashes)}')
+    for k, (actual, expected) in enumerate(zip(hashes, expected_hashes)):
+        if actual != expected:
             raise DataError(f'{fold_path(basedir, k, version)} does not match '
                             f'{os.path.basename(metadata_path(basedir, version))}: the dataset '
                             'mixes files of different builds (an interrupted build?); rebuild '
