@@ -60,11 +60,11 @@ class Interrupted(BaseException):
     like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it."""
 
 
-_early_sigterm = []
+_signals = []      # every SIGTERM received; once non-empty, the run stops at the next check
 
 
 def _record_early_sigterm(signum, frame):
-    _early_sigterm.append(signum)
+    _signals.append(signum)
 
 
 if __name__ == '__main__':       # SLURM may signal while the modules below load: note it for main
@@ -304,8 +304,18 @@ def make_callbacks(args, paths, state):
             state['epochs'] = epoch + 1
             save_checkpoint(self.model, paths['run_dir'], state)
             write_log(paths['run_log'], history)
+            check_interrupted()
 
-    callbacks = [EpochTimer(), StopOnNonFiniteLoss()]
+    class StopOnSignal(keras.callbacks.Callback):
+        """Stop at the first batch end after a SIGTERM whose own raise was lost (see
+        `_raise_interrupted`); an epoch that has ended is checkpointed first."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            check_interrupted()
+
+        on_test_batch_end = on_train_batch_end
+
+    callbacks = [StopOnSignal(), EpochTimer(), StopOnNonFiniteLoss()]
     if args.patience:
         callbacks.append(ResumableEarlyStopping(monitor=MONITOR, mode='max',
                                                 patience=args.patience, min_delta=args.min_delta))
@@ -424,6 +434,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
                   initial_epoch=state['epochs'], steps_per_epoch=steps, verbose=args.verbose,
                   shuffle=False,
                   callbacks=make_callbacks(args, paths, state) + list(extra_callbacks))
+    check_interrupted()
     history = state['history']
     if not history:
         raise RuntimeError('training produced no epoch (see the messages above)')
@@ -455,6 +466,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
                     'version': args.version, 'len_max': int(dat['len_max']),
                     'n_train': n_train},
     }
+    check_interrupted()
     publish(paths, model, meta, result)
     print(f'{name}: test accuracy {test_accuracy:.4f} (loss {test_loss:.4f}), best validation '
           f'{result["valid_accuracy"]:.4f} at epoch {best_epoch + 1} of {result["n_epochs"]}, '
@@ -474,8 +486,20 @@ def _remove_run_dir(run_dir):
 
 
 def _raise_interrupted(signum, frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)     # once: let the clean-up finish
-    raise Interrupted()
+    """SIGTERM handler: record the signal and, the first time, raise Interrupted. Python runs a
+    handler between any two bytecodes, also inside a garbage-collector callback or a ``__del__``,
+    where a raised exception is only printed ("Exception ignored in ...") and lost; the record
+    stays, and `check_interrupted` (at every batch end, after training, before publishing)
+    raises again. Later signals are only recorded, so that the clean-up can finish."""
+    _signals.append(signum)
+    if len(_signals) == 1:
+        raise Interrupted()
+
+
+def check_interrupted():
+    """Raise Interrupted when a SIGTERM has arrived (whether or not its own raise got through)."""
+    if _signals:
+        raise Interrupted()
 
 
 def main(argv=None, extra_callbacks=()):
@@ -483,8 +507,7 @@ def main(argv=None, extra_callbacks=()):
     # First of all (SLURM may signal at any moment): SIGTERM raises Interrupted from now on.
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        if _early_sigterm:
-            raise Interrupted()
+        check_interrupted()
         return _main(argv, extra_callbacks)
     except (Interrupted, KeyboardInterrupt):
         print('hw6_base.py: interrupted before training started; run the same command again',
@@ -492,6 +515,7 @@ def main(argv=None, extra_callbacks=()):
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _signals.clear()                 # handled (main may be called again in one process)
 
 
 def _main(argv, extra_callbacks):

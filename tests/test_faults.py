@@ -114,6 +114,41 @@ def test_sigterm_in_the_last_epoch_resumes_to_the_full_history(demo_dir, tmp_pat
     assert len((results / f'{NAME}_log.csv').read_text().splitlines()) == 3
 
 
+class _SigtermInsideDel(keras.callbacks.Callback):
+    """SIGTERM to this process from inside a ``__del__`` at the given training batch of epoch 0:
+    the handler runs there, and Python only prints the exception it raises ("Exception ignored
+    in ..."), as when the signal lands in a garbage-collector callback (seen on CI in JAX's)."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch, self.seen = batch, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(batch)
+        if batch == self.batch:
+            class Victim:
+                def __del__(self):
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    for _ in range(1000):        # bytecodes: the handler runs in here
+                        pass
+            Victim()
+
+
+def test_a_sigterm_whose_exception_is_swallowed_still_stops_the_run(demo_dir, tmp_path,
+                                                                     monkeypatch):
+    results = tmp_path / 'results'
+    argv = driver_args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '20')
+    probe, lost = _SigtermInsideDel(batch=3), []
+    monkeypatch.setattr(sys, 'unraisablehook', lost.append)   # where "Exception ignored" goes
+    assert hw6_base.main(argv, extra_callbacks=[probe]) == 143
+    assert [type(x.exc_value) for x in lost] == [hw6_base.Interrupted]   # the raise was lost ...
+    assert probe.seen == [0, 1, 2, 3]            # ... and the next batch end stopped the run
+    assert _epochs_logged(results) == 0 and not os.path.exists(results / f'{NAME}_results.pkl')
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not hw6_base._signals
+    assert hw6_base.main(argv) == 0                                 # and a rerun completes
+    _assert_full_history(_result(results), 2)
+
+
 # ---------------------------------------------------------------- 2: SIGKILL, corrupt checkpoints
 def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tmp_path):
     results = tmp_path / 'results'
