@@ -71,6 +71,7 @@ if __name__ == '__main__':       # SLURM may signal while the modules below load
     signal.signal(signal.SIGTERM, _record_early_sigterm)
 
 # (the imports below come after the early SIGTERM handler on purpose)
+import functools
 import json
 import os
 import pickle
@@ -496,6 +497,13 @@ def _raise_interrupted(signum, frame):
         raise Interrupted()
 
 
+def _quiet_lost_interrupt(unraisable, default):
+    """sys.unraisablehook: an Interrupted that Python could not raise (see `_raise_interrupted`)
+    is no error to print with a traceback; anything else goes to the ``default`` hook."""
+    if not isinstance(unraisable.exc_value, Interrupted):
+        default(unraisable)
+
+
 def check_interrupted():
     """Raise Interrupted when a SIGTERM has arrived (whether or not its own raise got through)."""
     if _signals:
@@ -506,6 +514,8 @@ def main(argv=None, extra_callbacks=()):
     """Run the driver; returns the exit status (see the module docstring)."""
     # First of all (SLURM may signal at any moment): SIGTERM raises Interrupted from now on.
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_quiet_lost_interrupt, default=previous_hook)
     try:
         check_interrupted()
         return _main(argv, extra_callbacks)
@@ -515,6 +525,7 @@ def main(argv=None, extra_callbacks=()):
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
         _signals.clear()                 # handled (main may be called again in one process)
 
 

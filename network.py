@@ -180,7 +180,9 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
         l2: L2 penalty on the kernels of Conv1D, recurrent, Dense and attention layers.
         lr: Adam learning rate.
         clipnorm: Adam's per-variable gradient norm clip (None for none).
-        jit_compile: XLA compilation; off by default because each bucket length would recompile.
+        jit_compile: XLA compilation on TensorFlow; off by default because each bucket length
+            would recompile. Always on under JAX (without it Keras runs every operation of every
+            step eagerly, one tiny compiled program each: far slower, on a GPU above all).
         compile: compile with the suite's loss, metric and optimizer (else return it uncompiled).
         name: model name (default the model type).
 
@@ -272,7 +274,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
             optimizer=keras.optimizers.Adam(learning_rate=lr, clipnorm=clipnorm),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name='sparse_categorical_accuracy')],
-            jit_compile=jit_compile)
+            jit_compile=bool(jit_compile) or keras.backend.backend() == 'jax')
     return model
 
 

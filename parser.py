@@ -171,11 +171,11 @@ def create_parser(prog=None):
     model.add_argument('--dropout', type=_fraction, default=0.3,
                        help='dropout rate after the Conv1D, inside and after each '
                             'recurrent/attention module, and after hidden Dense layers')
+    model.add_argument('--l2', type=_non_negative_float, default=1e-4,
+                       help='L2 penalty on the kernels (0 for none)')
     model.add_argument('--dense_dropout', type=_fraction, default=0.5,
                        help='dropout rate of the pooled features (GlobalMaxPooling1D output or '
                             'final recurrent state)')
-    model.add_argument('--l2', type=_non_negative_float, default=1e-4,
-                       help='L2 penalty on the kernels (0 for none)')
 
     training = parser.add_argument_group('optimizer and training')
     training.add_argument('--epochs', type=_positive_int, default=25, help='maximum epochs')
@@ -209,7 +209,8 @@ def create_parser(prog=None):
                         help='require a GPU (error when none is visible); default: use one '
                              'when present')
     compute.add_argument('--jit_compile', action='store_true',
-                         help='XLA-compile the model (GPU; recompiles once per bucket length)')
+                         help='TensorFlow: XLA-compile the model (GPU; recompiles once per bucket '
+                              'length); JAX always compiles')
     return parser
 
 

@@ -205,7 +205,6 @@ def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=N
     Exact duplicate (sequence, family) records are kept once, and sequences labelled with more
     than one family are dropped entirely, so no sequence can sit in two folds.
     """
-    from sklearn.model_selection import StratifiedKFold     # deferred: a slow import
     if n_folds < 3:
         raise DataError(f'--folds must be at least 3 (train, validation, test), got {n_folds}')
     if not inputs:
@@ -241,6 +240,7 @@ def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=N
                     names=[f'{f}:{s[:20]}...' for f, s in zip(frame['family'], frame['sequence'])])
 
     # Deterministic: sort first so the input order does not matter, then split stratified.
+    from sklearn.model_selection import StratifiedKFold   # deferred: 1 s, after the checks
     frame = frame.sort_values(['family', 'sequence'], ignore_index=True)
     folds = np.empty(len(frame), dtype=int)
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)

@@ -8,6 +8,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # One TensorFlow thread pool of one thread per test worker (and its subprocesses): the
+    # workers already fill the cores, and more threads than cores make each of them slower.
+    for variable in ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS'):
+        os.environ.setdefault(variable, '1')
 
 import pfam_loader  # noqa: E402
 

@@ -82,8 +82,10 @@ def test_course_pickles_alone_load_with_canonical_classes(course_pickles_2022):
         assert dat['n_tokens'] == int(raw['n_tokens'])
 
 
-@pytest.mark.parametrize('content', [b'', b'\x80\x04\x95 truncated', os.urandom(64),
-                                     pickle.dumps(7), pickle.dumps({'ins_train': 1})])
+@pytest.mark.parametrize('content', [b'', b'\x80\x04\x95 truncated',
+                                     np.random.default_rng(3).bytes(64),      # random bytes
+                                     pickle.dumps(7), pickle.dumps({'ins_train': 1})],
+                         ids=['empty', 'truncated', 'random', 'an int', 'missing keys'])
 def test_bad_course_pickles_are_one_line_errors(tmp_path, content):
     (tmp_path / 'pfamB_rotation_0.pkl').write_bytes(content)
     with pytest.raises(pfam_loader.DataError, match='pfamB_rotation_0.pkl: not a'):

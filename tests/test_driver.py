@@ -40,28 +40,6 @@ def test_run_writes_a_complete_result_and_model(demo_dir, tmp_path, model_type):
     assert len(log) == 3 and 'epoch_time' in log[0]
 
 
-def test_interrupted_run_resumes_and_completes(demo_dir, tmp_path):
-    class StopAfterFirstEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            raise KeyboardInterrupt        # as SIGTERM does, once the epoch is backed up
-
-    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience',
-                 '0', '--lr_schedule', 'plateau')
-    assert hw6_base.main(argv, extra_callbacks=[StopAfterFirstEpoch()]) == 143
-    assert not os.path.exists(tmp_path / 'gru_rot0_results.pkl')
-    assert not os.path.exists(tmp_path / 'gru_rot0_log.csv')         # only once finished
-    run_dir = tmp_path / 'gru_rot0_run'
-    assert len(open(run_dir / 'gru_rot0_log.csv').read().splitlines()) == 2     # header + 1
-    assert os.path.isfile(run_dir / 'epoch0001.weights.h5')
-    assert not os.path.exists(tmp_path / 'gru_rot0.lock')             # released
-
-    assert hw6_base.main(argv) == 0
-    with open(tmp_path / 'gru_rot0_results.pkl', 'rb') as f:
-        result = pickle.load(f)
-    assert result['history']['epoch'] == [0, 1, 2]          # the full history, not 2 epochs
-    assert result['n_epochs'] == 3 and len(result['epoch_times']) == 3
-
-
 def test_existing_result_is_not_overwritten(demo_dir, tmp_path):
     path = tmp_path / 'gru_rot0_results.pkl'
     path.write_bytes(pickle.dumps(complete_result(name='keep me')))

@@ -212,8 +212,13 @@ def slurm_ready():
     return None
 
 
-SLURM_MISSING = slurm_ready()
-needs_slurm = pytest.mark.skipif(SLURM_MISSING is not None, reason=str(SLURM_MISSING))
+@pytest.fixture(scope='session')
+def needs_slurm():
+    """Skips the test unless a SLURM node responds (asked once, and only by the tests that need
+    it: sinfo with no controller takes seconds to give up)."""
+    missing = slurm_ready()
+    if missing:
+        pytest.skip(missing)
 
 
 def job_state(job_id):
@@ -246,7 +251,7 @@ def slurm_dir(tmp_path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-@needs_slurm
+@pytest.mark.usefixtures('needs_slurm')
 def test_sbatch_test_only():
     """The scripts' defaults are accepted as they are (no made-up partition, no limits)."""
     for script in SCRIPTS:
@@ -256,7 +261,7 @@ def test_sbatch_test_only():
         assert 'to start at' in run.stderr
 
 
-@needs_slurm
+@pytest.mark.usefixtures('needs_slurm')
 def test_real_submissions(slurm_dir):
     """Three ways of submitting from outside the repository, as the README gives them: submit.sh
     (logs in PFAM_LOGS), plain sbatch of the script's full path (repository from Command=, logs
