@@ -2,6 +2,7 @@
 
     python predict.py --model results/pfam46/mha_rot0.keras --input new.fasta --out preds.csv --top_k 3
     python predict.py --model results/pfam46/*_rot0.keras --input new.fasta      # an ensemble
+    python predict.py --input new.fasta     # the default: the reference ensemble of rotation 0
 
 Input: FASTA (multi-line records fine), a CSV with a ``sequence`` column (and optionally ``id``),
 or plain text with one sequence per line. Output: CSV with columns ``id,family,probability``
@@ -38,6 +39,7 @@ import time
 import numpy as np
 
 import fileio
+import job_control
 import pfam_loader
 from pfam_loader import DataError
 
@@ -47,6 +49,11 @@ SHORT_LENGTH = 15
 MAX_LENGTH = 4000
 #: batches of sequences longer than this hold fewer sequences (see `batch_size_for`)
 REFERENCE_LENGTH = 800
+#: the default ``--model``: the reference experiment's three models of rotation 0 (SimpleRNN,
+#: GRU, MHA; committed in results/pfam46), an ensemble of one model of each type
+DEFAULT_ENSEMBLE = [os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'pfam46',
+                                 f'{model_type}_rot0.keras')
+                    for model_type in job_control.EXPERIMENTS['reference']['model_type']]
 
 
 def meta_path(model_path):
@@ -211,22 +218,28 @@ def batch_size_for(length, batch, quadratic, reference=REFERENCE_LENGTH):
     return max(1, min(batch, int(batch / scale)))
 
 
-def predict_sequences(model, sequences, batch=128, verbose=0):
-    """Probabilities (N, n_classes) of amino-acid strings, in their order, batches bounded by
-    `batch_size_for`: one `network.predict_probabilities` call per batch size, each on its own
-    token matrix (so one long sequence does not widen the matrix of all the others)."""
+def predict_sequences(models, sequences, batch=128, verbose=0):
+    """Mean class probabilities (N, n_classes) of one model or an ensemble (a list of models)
+    for amino-acid strings, in their order. One batching pass serves every member: the
+    sequences are grouped by `batch_size_for` (the smallest of the members' sizes when one of
+    them attends, whose memory grows with the square of the length) and each group is encoded
+    once, then given to every member (`network.predict_probabilities`, which batches it by
+    length), so that one long sequence does not widen the matrix of all the others."""
     import keras
 
     import network
-    quadratic = any(isinstance(layer, keras.layers.MultiHeadAttention) for layer in model.layers)
+    models = models if isinstance(models, (list, tuple)) else [models]
+    quadratic = any(isinstance(layer, keras.layers.MultiHeadAttention)
+                    for model in models for layer in model.layers)
     sizes = np.array([batch_size_for(len(s), batch, quadratic) for s in sequences])
-    probabilities = np.empty((len(sequences), model.output_shape[-1]), dtype=np.float32)
+    probabilities = np.zeros((len(sequences), models[0].output_shape[-1]), dtype=np.float32)
     for size in sorted(set(sizes.tolist()), reverse=True):
         index = np.flatnonzero(sizes == size)
         tokens = pfam_loader.encode([sequences[i] for i in index])
-        probabilities[index] = network.predict_probabilities(
-            model, tokens, size, verbose=verbose if size == batch else 0)
-    return probabilities
+        for model in models:
+            probabilities[index] += network.predict_probabilities(
+                model, tokens, size, verbose=verbose if size == batch else 0)
+    return probabilities / len(models)
 
 
 def length_notes(sequences, meta):
@@ -271,9 +284,11 @@ def top_k_table(ids, probabilities, class_names, k, notes=None):
 def create_parser():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--model', required=True, nargs='+',
+    parser.add_argument('--model', nargs='+', default=DEFAULT_ENSEMBLE,
                         help='a .keras model written by hw6_base.py; several: an ensemble (the '
-                             'mean of their probabilities)')
+                             'mean of their probabilities). Default: the committed reference '
+                             'models of rotation 0, one of each type (results/ensembles.md: '
+                             'its accuracy and speed)')
     parser.add_argument('--input', required=True, help='FASTA, CSV with a sequence column, or '
                                                        'one sequence per line')
     parser.add_argument('--out', default=None, help='output CSV (default: standard output)')
@@ -343,9 +358,8 @@ def main(argv=None):
         return _error(err)
     notes = length_notes(sequences, meta)
     started = time.time()
-    probabilities = np.mean([predict_sequences(model, sequences, args.batch,
-                                               verbose=1 if args.out and len(ids) > 20000 else 0)
-                             for model in models], axis=0)
+    probabilities = predict_sequences(models, sequences, args.batch,
+                                      verbose=1 if args.out and len(ids) > 20000 else 0)
     seconds = time.time() - started
     header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes)
 
