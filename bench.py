@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+import fileio
 import parser as arguments
 import pfam_loader
 
@@ -88,15 +89,13 @@ def bench_type(model_type, dat, steps, warmup, batch, n_infer):
 
 def markdown(report):
     lines = [f'Benchmark on {report["data"]} ({report["machine"]}), batch {report["batch"]}, '
-             f'{report["steps"]} timed steps per mode.', '',
-             '| model | parameters | train samples/s, bucketed | padded | ratio | '
-             'inference sequences/s |', '|---|---|---|---|---|---|']
-    for row in report['models']:
-        lines.append(f'| {row["model_type"]} | {row["parameters"]:,} | '
-                     f'{row["train_bucketed_samples_per_s"]:,.0f} | '
-                     f'{row["train_padded_samples_per_s"]:,.0f} | '
-                     f'{row["bucketed_over_padded"]:.1f}× | '
-                     f'{row["inference_sequences_per_s"]:,.0f} |')
+             f'{report["steps"]} timed steps per mode.', '']
+    lines += fileio.markdown_table(
+        ['model', 'parameters', 'train samples/s, bucketed', 'padded', 'ratio',
+         'inference sequences/s'],
+        [[row['model_type'], f'{row["parameters"]:,}', f'{row["train_bucketed_samples_per_s"]:,.0f}',
+          f'{row["train_padded_samples_per_s"]:,.0f}', f'{row["bucketed_over_padded"]:.1f}×',
+          f'{row["inference_sequences_per_s"]:,.0f}'] for row in report['models']])
     return '\n'.join(lines) + '\n'
 
 
@@ -190,15 +189,14 @@ def course_markdown(report):
              f'{r["load_seconds"]} s, {r["load_peak_rss_mb"]:,} MB peak RSS |', '',
              '| bucket growth | batch shapes | padding per residue |', '|---|---|---|']
     lines += [f'| {b["growth"]} | {b["shapes"]} | {b["padding"]:.0%} |' for b in r['buckets']]
-    lines += ['', '| model (`args_{type}_course.txt`) | parameters | train samples/s | min per '
-              'epoch | inference seq/s | valid + test pass, min | test accuracy (rotation 0) | '
-              'epochs | training min | run peak RSS MB |', '|---|---|---|---|---|---|---|---|---|---|']
-    for m in r['models']:
-        lines.append(f'| {m["model_type"]} | {m["parameters"]:,} | {m["train_samples_per_s"]:,} | '
-                     f'{m["epoch_minutes"]} | {m["inference_sequences_per_s"]:,} | '
-                     f'{m["valid_test_pass_minutes"]} | {m.get("test_accuracy", "–")} | '
-                     f'{m.get("epochs", "–")} | {m.get("training_minutes", "–")} | '
-                     f'{m.get("run_peak_rss_mb") or "–"} |')
+    lines += ['', *fileio.markdown_table(
+        ['model (`args_{type}_course.txt`)', 'parameters', 'train samples/s', 'min per epoch',
+         'inference seq/s', 'valid + test pass, min', 'test accuracy (rotation 0)', 'epochs',
+         'training min', 'run peak RSS MB'],
+        [[m['model_type'], f'{m["parameters"]:,}', f'{m["train_samples_per_s"]:,}',
+          m['epoch_minutes'], f'{m["inference_sequences_per_s"]:,}', m['valid_test_pass_minutes'],
+          m.get('test_accuracy', '–'), m.get('epochs', '–'), m.get('training_minutes', '–'),
+          m.get('run_peak_rss_mb') or '–'] for m in r['models']])]
     return '\n'.join(lines) + '\n'
 
 

@@ -110,28 +110,23 @@ def speed_table(results_path, dataset, version):
 
 
 def markdown(report):
-    labels, rows, mean = report['labels'], report['accuracy'], report['mean']
+    labels = report['labels']
     lines = [f'Ensembles of the reference models in `{report["results_path"]}` '
              '(`python ensembles.py`).', '',
              'Test accuracy per rotation (errors in brackets); an ensemble is the mean of its '
-             "members' probabilities, all trained on that rotation's training folds only.", '',
-             '| rotation | test sequences | ' + ' | '.join(labels) + ' |',
-             '|---|---|' + '---|' * len(labels)]
-    for row in rows:
-        cells = [f'{row[label]:.4f} ({row[label + " errors"]})' if label in row else '–'
-                 for label in labels]
-        lines.append(f'| {row["rotation"]} | {row["n_test"] or "–"} | ' + ' | '.join(cells) + ' |')
-    lines.append('| **mean** | | ' + ' | '.join(f'**{mean[label]:.4f}**' for label in labels)
-                 + ' |')
+             "members' probabilities, all trained on that rotation's training folds only.", '']
+    rows = [[row['rotation'], row['n_test'] or '–',
+             *(f'{row[label]:.4f} ({row[label + " errors"]})' if label in row else '–'
+               for label in labels)] for row in report['accuracy']]
+    rows.append(['**mean**', '', *(f'**{report["mean"][label]:.4f}**' for label in labels)])
+    lines += fileio.markdown_table(['rotation', 'test sequences', *labels], rows)
     if report.get('speed'):
         lines += ['', f'Prediction speed on {report["speed_sequences"]:,} sequences (rotation 0\'s '
-                  f'test fold) with predict.py\'s batching, {report["machine"]}:', '',
-                  '| ensemble | members | sequences/s | first pass (tracing included) |',
-                  '|---|---|---|---|']
-        for row in report['speed']:
-            lines.append(f'| {row["ensemble"]} | {row["members"]} | '
-                         f'{row["sequences_per_s"]:,.0f} | '
-                         f'{row["first_pass_sequences_per_s"]:,.0f} |')
+                  f'test fold) with predict.py\'s batching, {report["machine"]}:', '']
+        lines += fileio.markdown_table(
+            ['ensemble', 'members', 'sequences/s', 'first pass (tracing included)'],
+            [[row['ensemble'], row['members'], f'{row["sequences_per_s"]:,.0f}',
+              f'{row["first_pass_sequences_per_s"]:,.0f}'] for row in report['speed']])
     return '\n'.join(lines) + '\n'
 
 

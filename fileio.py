@@ -16,6 +16,13 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def markdown_table(header, rows):
+    """Lines of a markdown table: the ``header`` cells, the rule, then one line per row of cells
+    (each cell as given: format numbers first)."""
+    return (['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+            + ['| ' + ' | '.join(str(cell) for cell in row) + ' |' for row in rows])
+
+
 def atomic_write(path, write, mode='wb'):
     """Write a file through a temporary file in the same folder and an atomic rename.
 
