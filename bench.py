@@ -18,7 +18,6 @@ training samples/s, inference sequences/s and the accuracy of the committed cour
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -262,8 +261,8 @@ def main(argv=None):
 
 def _machine():
     import tensorflow as tf
-    return (f'{platform.node()}, {os.cpu_count()} CPU cores, '
-            f'{len(tf.config.list_physical_devices("GPU"))} GPU(s), TensorFlow {tf.__version__}')
+    return (f'{fileio.machine()}, {len(tf.config.list_physical_devices("GPU"))} GPU(s), '
+            f'TensorFlow {tf.__version__}')
 
 
 def _write(out, report, table):

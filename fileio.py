@@ -16,6 +16,20 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def machine():
+    """``'host, CPU model, N CPU cores'``: timings depend on all three (the CPU model from
+    /proc/cpuinfo, where there is one)."""
+    import platform
+    model = platform.processor()
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next((line.split(':', 1)[1].strip() for line in f
+                          if line.startswith('model name')), model)
+    except OSError:
+        pass
+    return f'{platform.node()}, {model or "unknown CPU"}, {os.cpu_count()} CPU cores'
+
+
 def markdown_table(header, rows):
     """Lines of a markdown table: the ``header`` cells, the rule, then one line per row of cells
     (each cell as given: format numbers first)."""
