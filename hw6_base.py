@@ -16,7 +16,7 @@ finished (with ``--force``, the artefacts of an earlier run stay untouched until
 
 and, while the run is going:
 
-* ``{name}_run/``: the unfinished run (deleted once the result is written): its
+* ``{name}_run/``: the unfinished run (deleted once the result is written; `checkpoints`): its
   per-epoch log ``{name}_log.csv`` (a row appears once the epoch's checkpoint is safe on disk)
   and checkpoints ``epoch{N}.weights.h5`` (weights and optimizer state after N epochs) +
   ``epoch{N}.json`` (history, best epoch, dropout random state). Each is written to a temporary
@@ -75,13 +75,13 @@ import functools
 import json
 import os
 import pickle
-import re
 import resource
 import socket
 import time
 
 import numpy as np
 
+import checkpoints
 import fileio
 import job_control
 import parser as arguments
@@ -94,10 +94,6 @@ EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_LOCKED, EXIT_INTERRUPTED = 2, 3, 4, 143
 
 class NonFiniteLoss(Exception):
     """The training loss became NaN or infinite."""
-
-
-class ResumeError(ValueError):
-    """The run directory holds resume state that cannot be used."""
 
 
 def fail(message, status=EXIT_BAD_INPUT):
@@ -162,95 +158,6 @@ def _best_so_far(history, min_delta):
     return best, wait
 
 
-# ---------------------------------------------------------------- resume checkpoints
-CHECKPOINTS_KEPT = 2          # the newest and the one before, should the newest be unreadable
-_CHECKPOINT = re.compile(r'epoch(\d+)\.json')
-
-
-def _checkpoint_files(run_dir, epochs):
-    """(weights file, state file) of the checkpoint after ``epochs`` finished epochs."""
-    stem = os.path.join(run_dir, f'epoch{epochs:04d}')
-    return stem + '.weights.h5', stem + '.json'
-
-
-def _checkpoint_epochs(run_dir):
-    """Finished-epoch counts of the checkpoints in ``run_dir``, newest first."""
-    names = os.listdir(run_dir) if os.path.isdir(run_dir) else []
-    return sorted((int(match.group(1)) for match in map(_CHECKPOINT.fullmatch, names) if match),
-                  reverse=True)
-
-
-def _random_state_variables(model):
-    """The dropout layers' seed generator states (not in the weights file)."""
-    return [v for v in model.variables if v.name == 'seed_generator_state']
-
-
-def save_checkpoint(model, run_dir, state):
-    """Save the model (weights and optimizer state) and ``state`` (``epochs`` finished, their
-    ``history``, ``best_epochs`` = the checkpoint holding the best weights) as checkpoint
-    ``state['epochs']``, then delete the checkpoints no longer needed. Every file goes through a
-    temporary file and a rename, the state file last: a kill at any instant leaves this
-    checkpoint complete or the previous one in place."""
-    state['random_state'] = [v.numpy().tolist() for v in _random_state_variables(model)]
-    weights, meta = _checkpoint_files(run_dir, state['epochs'])
-    pfam_loader.atomic_write(weights, model.save_weights, 'path')
-    pfam_loader.atomic_write(meta, lambda f: json.dump(state, f), 'w')
-    _prune_checkpoints(run_dir)
-
-
-def _prune_checkpoints(run_dir):
-    """Delete all checkpoint files but those of the `CHECKPOINTS_KEPT` newest checkpoints and
-    the best-weights files they refer to (nothing when one of those cannot be read)."""
-    needed = set()
-    for epochs in _checkpoint_epochs(run_dir)[:CHECKPOINTS_KEPT]:
-        weights, meta = _checkpoint_files(run_dir, epochs)
-        try:
-            with open(meta) as f:
-                best = json.load(f)['best_epochs']
-        except (OSError, ValueError, KeyError):
-            return
-        needed |= {weights, meta, _checkpoint_files(run_dir, best)[0] if best else weights}
-    for name in os.listdir(run_dir):
-        path = os.path.join(run_dir, name)
-        if (_CHECKPOINT.fullmatch(name) or name.endswith('.weights.h5')) and path not in needed:
-            os.remove(path)
-
-
-def load_checkpoint(model, run_dir):
-    """Load the newest readable checkpoint of ``run_dir`` into ``model`` and return its state
-    (None when there is none). An unreadable newest checkpoint is reported and skipped for the
-    one before it; ResumeError when none can be loaded."""
-    if not _checkpoint_epochs(run_dir) and os.path.isdir(os.path.join(run_dir, 'backup')):
-        raise ResumeError(f'{run_dir} holds the resume state of an older hw6_base.py (backup/); '
-                          'finish the run with that version, or delete the folder to start over')
-    if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)      # its state is in the checkpoint
-    problems = []
-    for epochs in _checkpoint_epochs(run_dir):
-        weights, meta = _checkpoint_files(run_dir, epochs)
-        try:
-            with open(meta) as f:
-                state = json.load(f)
-            if state['best_epochs']:              # must be loadable too: the final model
-                model.load_weights(_checkpoint_files(run_dir, state['best_epochs'])[0])
-            model.load_weights(weights)
-            for variable, value in zip(_random_state_variables(model), state['random_state'],
-                                       strict=True):
-                variable.assign(np.asarray(value, dtype=variable.dtype))
-        except Exception as err:                  # truncated, corrupt, another configuration
-            problems.append(f'epoch {epochs}: {type(err).__name__}: {err}'.replace('\n', ' '))
-            continue
-        if problems:
-            print(f'{os.path.basename(run_dir)}: skipped unreadable newer checkpoint(s) '
-                  f'({"; ".join(problems)}); resuming from the one after epoch {epochs}',
-                  file=sys.stderr, flush=True)
-        return state
-    if problems:
-        raise ResumeError(f'the resume state in {run_dir} cannot be loaded ({"; ".join(problems)})'
-                          '; delete that folder to train this configuration from the start')
-    return None
-
-
 def make_callbacks(args, paths, state):
     """Callbacks in the order they must run at each epoch end; the checkpoint last, so that it
     holds what the others did at that epoch end (learning rate, early stopping). ``state`` is
@@ -303,7 +210,7 @@ def make_callbacks(args, paths, state):
             if best is None or logs[MONITOR] > best:
                 state['best_epochs'] = epoch + 1
             state['epochs'] = epoch + 1
-            save_checkpoint(self.model, paths['run_dir'], state)
+            checkpoints.save(self.model, paths['run_dir'], state)
             write_log(paths['run_log'], history)
             check_interrupted()
 
@@ -352,7 +259,7 @@ def resume(model, paths, name):
     for leftover in os.listdir(run_dir):          # temporary files of a killed attempt
         if leftover.startswith('.'):
             os.remove(os.path.join(run_dir, leftover))
-    state = load_checkpoint(model, run_dir)
+    state = checkpoints.load(model, run_dir)
     if state is None:
         if os.path.exists(paths['run_log']):
             os.remove(paths['run_log'])
@@ -407,7 +314,7 @@ def publish(paths, model, meta, result):
     pfam_loader.atomic_write(paths['meta'], lambda f: json.dump(meta, f, indent=1), 'w')
     write_log(paths['log'], result['history'])
     pfam_loader.atomic_write(paths['result'], lambda f: pickle.dump(result, f))
-    _remove_run_dir(paths['run_dir'])
+    checkpoints.remove_run_dir(paths['run_dir'])
 
 
 def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
@@ -440,7 +347,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
     if not history:
         raise RuntimeError('training produced no epoch (see the messages above)')
     best_epoch = state['best_epochs'] - 1
-    model.load_weights(_checkpoint_files(paths['run_dir'], state['best_epochs'])[0])
+    model.load_weights(checkpoints.weights_file(paths['run_dir'], state['best_epochs']))
     predict_test, test_accuracy, test_loss = evaluate(model, dat)
 
     class_names = [dat['out_index_word'][i] for i in range(dat['n_classes'])]
@@ -474,16 +381,6 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
           f'{np.mean(result["epoch_times"] or [0]):.1f} s/epoch; wrote {paths["result"]}',
           flush=True)
     return result
-
-
-def _remove_run_dir(run_dir):
-    """Delete a run directory, renamed away first: a kill midway must not leave half a set of
-    checkpoints where a later run of this name would resume from."""
-    import shutil
-    trash = run_dir + '.deleting'
-    shutil.rmtree(trash, ignore_errors=True)
-    os.replace(run_dir, trash)
-    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _raise_interrupted(signum, frame):
@@ -581,7 +478,7 @@ def _train_locked(args, name, paths, extra_callbacks):
         except (ValueError, OSError) as err:          # DataError is a ValueError
             return fail(err)
         train_and_evaluate(args, dat, name, device, extra_callbacks)
-    except ResumeError as err:
+    except checkpoints.ResumeError as err:
         return fail(err)
     except NonFiniteLoss as err:
         print(f'{name}: {err}; stopped, no result written (lower --lr or set --clipnorm, and '
