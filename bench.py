@@ -24,10 +24,11 @@ import time
 import numpy as np
 
 import fileio
+import job_control
 import parser as arguments
 import pfam_loader
 
-DEFAULT_TYPES = ('rnn', 'gru', 'mha')
+DEFAULT_TYPES = tuple(job_control.EXPERIMENTS['reference']['model_type'])
 
 
 ROOT = os.path.dirname(os.path.abspath(__file__))

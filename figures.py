@@ -401,7 +401,7 @@ def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
         absent = [r for r in rots if (model_type, r) not in results]
         if absent:
             note(f'{model_type}: no result for rotation(s) {absent}; skipped there')
-    for model_type in ('rnn', 'gru', 'mha'):
+    for model_type in job_control.EXPERIMENTS['reference']['model_type']:
         if model_type not in types:
             note(f'no {model_type} results; it is missing from every figure')
     baseline = load_baseline(results_dir)
