@@ -7,6 +7,7 @@ leaves a loadable checkpoint. Used by `hw6_base` (see its docstring for the whol
 import json
 import os
 import re
+import shutil
 import sys
 
 import numpy as np
@@ -64,7 +65,7 @@ def _prune(run_dir):
                 best = json.load(f)['best_epochs']
         except (OSError, ValueError, KeyError):
             return
-        needed |= {weights, meta, _files(run_dir, best)[0] if best else weights}
+        needed |= {weights, meta, weights_file(run_dir, best) if best else weights}
     for name in os.listdir(run_dir):
         path = os.path.join(run_dir, name)
         if (_CHECKPOINT.fullmatch(name) or name.endswith('.weights.h5')) and path not in needed:
@@ -87,7 +88,7 @@ def load(model, run_dir):
             with open(meta) as f:
                 state = json.load(f)
             if state['best_epochs']:              # must be loadable too: the final model
-                model.load_weights(_files(run_dir, state['best_epochs'])[0])
+                model.load_weights(weights_file(run_dir, state['best_epochs']))
             model.load_weights(weights)
             for variable, value in zip(_random_state_variables(model), state['random_state'],
                                        strict=True):
@@ -114,7 +115,6 @@ def weights_file(run_dir, epochs):
 def remove_run_dir(run_dir):
     """Delete a run directory, renamed away first: a kill midway must not leave half a set of
     checkpoints where a later run of this name would resume from."""
-    import shutil
     trash = run_dir + '.deleting'
     shutil.rmtree(trash, ignore_errors=True)
     os.replace(run_dir, trash)
