@@ -35,14 +35,19 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def load_results(results_path):
-    """``{(model_type, rotation): result dict}`` of the reference runs found in ``results_path``."""
+    """``{(model_type, rotation): result dict}`` of the reference runs found in ``results_path``;
+    a pickle that is not a complete result (`job_control.result_problem`) is skipped with a line
+    naming it, as figures.py does. Unpickling runs code: ``results_path`` must be trusted."""
     found = {}
     for model_type in TYPES:
         for rotation in job_control.ROTATIONS:
             path = os.path.join(results_path, f'{model_type}_rot{rotation}_results.pkl')
-            if os.path.isfile(path):
+            problem = job_control.result_problem(path)
+            if problem is None:
                 with open(path, 'rb') as f:
                     found[model_type, rotation] = pickle.load(f)
+            elif problem != 'no such file':
+                fileio.log(f'ensembles.py: skipping {path}: {problem}')
     return found
 
 
@@ -72,7 +77,8 @@ def accuracy_table(results):
                 row['n_test'] = len(results[members[0]]['outs_test'])
         rows.append(row)
     complete = [row for row in rows if all(label in row for label in combinations)]
-    mean = {label: float(np.mean([row[label] for row in complete])) for label in combinations}
+    mean = {label: float(np.mean([row[label] for row in complete])) for label in combinations
+            } if complete else {}            # over the rotations that have every model only
     return list(combinations), rows, mean
 
 
@@ -120,7 +126,8 @@ def markdown(report):
     rows = [[row['rotation'], row['n_test'] or '–',
              *(f'{row[label]:.4f} ({row[label + " errors"]})' if label in row else '–'
                for label in labels)] for row in report['accuracy']]
-    rows.append(['**mean**', '', *(f'**{report["mean"][label]:.4f}**' for label in labels)])
+    rows.append(['**mean**', '', *(f'**{report["mean"][label]:.4f}**' if report['mean'] else '–'
+                                   for label in labels)])
     lines += fileio.markdown_table(['rotation', 'test sequences', *labels], rows)
     if report.get('speed'):
         lines += ['', f'`predict.py` on the {report["speed_sequences"]:,} sequences of rotation 0\'s '

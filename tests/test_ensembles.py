@@ -65,3 +65,13 @@ def test_report_files_and_a_missing_experiment(tmp_path, capsys):
     assert '| 0 | 20 | 0.9500 (1) | 1.0000 (0) |' in table and '| **mean** |' in table
     assert ensembles.main(['--results_path', str(tmp_path / 'none'), '--no-speed']) == 2
     assert 'no reference result pickles' in capsys.readouterr().err
+
+
+def test_an_unreadable_pickle_is_skipped_with_a_line(tmp_path, capsys):
+    _write_results(tmp_path, [0], {'rnn': [0], 'gru': [], 'mha': []})
+    (tmp_path / 'mha_rot0_results.pkl').write_bytes(b'\x80\x04 truncated')
+    labels, rows, mean = ensembles.accuracy_table(ensembles.load_results(str(tmp_path)))
+    assert 'mha' not in rows[0] and rows[0]['rnn errors'] == 1
+    assert mean == {}                            # no rotation has all three: no mean row
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f'ensembles.py: skipping {tmp_path}/mha_rot0_results.pkl: unreadable (')
