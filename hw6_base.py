@@ -106,19 +106,28 @@ def configure_tensorflow(args):
     if args.cpu_only:
         os.environ['CUDA_VISIBLE_DEVICES'] = '-1'
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    import tensorflow as tf
-    if args.cpus_per_task:
+    backend = os.environ.get('KERAS_BACKEND', 'tensorflow')
+    try:
+        import tensorflow as tf
+    except ImportError:
+        if backend == 'tensorflow':
+            raise
+        tf = None                                     # JAX trains from NumPy batches without it
+    if tf and args.cpus_per_task:
         tf.config.threading.set_intra_op_parallelism_threads(args.cpus_per_task)
         tf.config.threading.set_inter_op_parallelism_threads(min(2, args.cpus_per_task))
     threads = args.cpus_per_task or os.cpu_count()
-    backend = os.environ.get('KERAS_BACKEND', 'tensorflow')
     if backend != 'tensorflow':
-        # Another backend runs the model; TensorFlow only feeds tf.data and must leave the GPU
-        # (and its memory) alone.
-        tf.config.set_visible_devices([], 'GPU')
+        # Another backend runs the model on NumPy batches; TensorFlow, when installed (Keras
+        # imports it to seed it), must leave the GPU and its memory alone.
+        if tf:
+            tf.config.set_visible_devices([], 'GPU')
         devices = []
         if backend == 'jax':
             import jax                                # deferred: only this backend needs it
+            if args.compile_cache:
+                jax.config.update('jax_compilation_cache_dir', args.compile_cache)
+                jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
             devices = [device for device in jax.devices() if device.platform != 'cpu']
         if args.gpu and not devices:
             raise ValueError(f'--gpu given but {backend} sees no GPU (install jax[cuda12]?)')
@@ -277,15 +286,41 @@ def training_data(args, dat, done):
     of which epoch ``e`` takes ``steps`` batches from batch ``e * steps`` on: a resumed run
     skips the batches of its finished epochs and sees those an uninterrupted run would see.
     """
+    import keras
+    lengths = (pfam_loader.default_bucket_lengths(dat['len_max'], args.bucket_growth)
+               if args.bucket else None)
+    if keras.backend.backend() != 'tensorflow':           # JAX: NumPy batches, no TensorFlow
+        per_pass, stream = pfam_loader.training_batches(dat, args.batch, lengths,
+                                                        shuffle=args.shuffle != 0, seed=args.seed)
+        steps = args.steps_per_epoch or per_pass
+        return stream(done * steps), _validation_batches(dat, args.batch, lengths), steps
     train, valid, _ = pfam_loader.create_tf_datasets(
         dat, batch=args.batch, prefetch=args.prefetch,
         shuffle=True if args.shuffle is None else args.shuffle, repeat=False, cache=args.cache,
-        bucket=args.bucket, seed=args.seed,
-        bucket_lengths=pfam_loader.default_bucket_lengths(dat['len_max'], args.bucket_growth))
+        bucket=args.bucket, seed=args.seed, bucket_lengths=lengths)
     steps = args.steps_per_epoch or int(train.cardinality())
     if steps <= 0:
         raise RuntimeError(f'the number of training batches per pass is unknown ({steps})')
     return train.repeat().skip(done * steps), valid, steps
+
+
+def _validation_batches(dat, batch, widths=None):
+    """The validation fold as a ``keras.utils.PyDataset`` of NumPy batches in length order, each
+    trimmed to the smallest of ``widths`` (default ``len_max`` alone) that holds it, the last
+    filled up with rows of weight 0 (`pfam_loader.full_batch`)."""
+    import keras
+    ins, outs = pfam_loader.right_padded(np.asarray(dat['ins_valid'])), dat['outs_valid']
+    plan = list(pfam_loader.length_batches(ins, batch, widths or [dat['len_max']]))
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return len(plan)
+
+        def __getitem__(self, index):
+            rows, width = plan[index]
+            return pfam_loader.full_batch(ins[rows, :width].astype(np.int32),
+                                          np.asarray(outs)[rows], batch)
+    return Batches()
 
 
 def is_finished(args, state):

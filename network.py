@@ -272,8 +272,11 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
     if compile:
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=lr, clipnorm=clipnorm),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name='sparse_categorical_accuracy')],
+            # the mean over the examples that count: NumPy batches (JAX) are filled up to the
+            # batch size with examples of weight 0 (`pfam_loader.training_batches`)
+            loss=keras.losses.SparseCategoricalCrossentropy(reduction='mean_with_sample_weight'),
+            weighted_metrics=[  # Keras gives the weights to these only
+                keras.metrics.SparseCategoricalAccuracy(name='sparse_categorical_accuracy')],
             jit_compile=bool(jit_compile) or keras.backend.backend() == 'jax')
     return model
 
@@ -423,15 +426,13 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
         fixed[:, :min(width, ins.shape[1])] = ins[:, :width]
         return model.predict(fixed, batch_size=batch, verbose=verbose)
     forward = _forward_function(model)
-    order = pfam_loader.length_order(ins)
-    lengths = pfam_loader.sequence_lengths(ins)[order]
     widths = pfam_loader.default_bucket_lengths(max(ins.shape[1], 1))
     probabilities = np.empty((len(ins), model.output_shape[-1]), dtype=np.float32)
     progress = keras.utils.Progbar(len(ins)) if verbose else None
-    for start in range(0, len(ins), batch):
-        stop = min(start + batch, len(ins))
-        width = widths[int(np.searchsorted(widths, max(int(lengths[stop - 1]), 1)))]
-        probabilities[start:stop] = forward(ins[order[start:stop], :width].astype(np.int32))
+    done = 0
+    for rows, width in pfam_loader.length_batches(ins, batch, widths):
+        probabilities[rows] = forward(ins[rows, :width].astype(np.int32))
+        done += len(rows)
         if progress:
-            progress.update(stop)
-    return probabilities[np.argsort(order)]
+            progress.update(done)
+    return probabilities

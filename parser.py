@@ -16,6 +16,9 @@ import pfam_loader
 #: The model types of `network.build_model`, declared here so that --help, job control and
 #: figures need not load Keras (network.MODEL_TYPES is this tuple).
 MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
+#: JAX's persistent compilation cache (``--compile_cache``)
+DEFAULT_COMPILE_CACHE = os.path.join(os.environ.get('XDG_CACHE_HOME') or
+                                     os.path.expanduser('~/.cache'), 'pfam-suite', 'jax')
 
 #: The arguments that are keyword arguments of `network.build_model`, declared once: the
 #: builder's keywords come from here (`model_kwargs`), and tests/test_network.py pins this
@@ -208,6 +211,13 @@ def create_parser(prog=None):
     device.add_argument('--gpu', action='store_true',
                         help='require a GPU (error when none is visible); default: use one '
                              'when present')
+    compute.add_argument('--compile_cache',
+                         default=os.environ.get('PFAM_COMPILE_CACHE', DEFAULT_COMPILE_CACHE),
+                         help='JAX: folder of the persistent compilation cache: runs of the same '
+                              'model and batch shapes (other rotations, resumed or requeued runs) '
+                              'load the compiled programs instead of compiling them again (on a '
+                              'GPU the first epoch is mostly compiling); "" turns it off '
+                              '(default $PFAM_COMPILE_CACHE, else %(default)s)')
     compute.add_argument('--jit_compile', action='store_true',
                          help='TensorFlow: XLA-compile the model (GPU; recompiles once per bucket '
                               'length); JAX always compiles')

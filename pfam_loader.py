@@ -33,6 +33,7 @@ Tokens and padding: `pfam_tokens`. Rotation ``r`` of ``k`` folds: train = folds 
 (mod k), validation = ``r+k-2``, test = ``r+k-1``, as in the course.
 """
 import argparse
+import itertools
 import os
 import pickle
 import re
@@ -379,6 +380,86 @@ def create_tf_datasets(dat, batch=8, prefetch=None, shuffle=None, repeat=False, 
         ds = ds.cache() if cache else ds
         return finish(ds.padded_batch(batch))
     return finish(train), sorted_by_length('valid'), sorted_by_length('test')
+
+
+# ---------------------------------------------------------------- NumPy batches (no TensorFlow)
+def length_batches(ins, batch, widths):
+    """``(rows, width)`` of batches of ``ins`` in `length_order`: each holds ``batch`` rows (the
+    last fewer) of similar length, to be trimmed to ``width``, the smallest of ``widths`` that
+    holds its longest row (right padding). Validation, test and prediction batches."""
+    order = length_order(ins)
+    lengths = sequence_lengths(ins)[order]
+    for start in range(0, len(order), batch):
+        stop = min(start + batch, len(order))
+        yield order[start:stop], widths[int(np.searchsorted(widths, max(int(lengths[stop - 1]), 1)))]
+
+
+def _pass_plan(order, buckets, batch):
+    """The batches (row indices) of one pass that visits the rows in ``order``: each bucket's
+    rows are batched as they arrive, a batch closing when full, each bucket's partial batch at
+    the end of the pass (as ``tf.data``'s ``bucket_by_sequence_length`` does)."""
+    arrival = buckets[order]
+    plan = []
+    for bucket in np.unique(arrival):
+        seen = np.flatnonzero(arrival == bucket)
+        for start in range(0, len(seen), batch):
+            part = seen[start:start + batch]
+            plan.append((part[-1] if len(part) == batch else len(order) + bucket, order[part]))
+    plan.sort(key=lambda closed: closed[0])
+    return [rows for _, rows in plan]
+
+
+def full_batch(ins, outs, batch):
+    """``(ins, outs, weights)`` filled up to ``batch`` rows with copies of the first row of
+    weight 0: every batch of one width then has one shape (one compiled program, the same in
+    every rotation), and a loss or metric weighted by ``weights`` is that of the real rows."""
+    weights = np.ones(batch, dtype=np.float32)
+    if len(ins) < batch:
+        fill = np.zeros(batch - len(ins), dtype=np.int64)
+        ins, outs = np.concatenate([ins, ins[fill]]), np.concatenate([outs, outs[fill]])
+        weights[len(weights) - len(fill):] = 0
+    return ins, outs, weights
+
+
+def training_batches(dat, batch, bucket_lengths=None, *, shuffle=True, seed=0):
+    """The training set as an endless stream of NumPy batches, made without TensorFlow (for the
+    JAX backend; `create_tf_datasets` feeds TensorFlow).
+
+    Pass ``p`` over the training set visits it in the order ``np.random.default_rng([seed, p])``
+    draws (``shuffle=False``: in file order); each batch holds rows of one length bucket
+    (``bucket_lengths``; default one bucket of ``len_max``) trimmed to the bucket's length, and
+    each bucket's last, partial batch is filled up with rows of weight 0 (`full_batch`), so that
+    the stream has one shape per bucket.
+
+    Args:
+        dat: a rotation dict (left-padded rows are shifted right first).
+        batch: examples per batch.
+        bucket_lengths: increasing padded lengths, the last >= the longest training sequence.
+        shuffle, seed: the pass order.
+
+    Returns:
+        (batches per pass, ``stream``): ``stream(skip=0)`` generates the stream's batches (int32
+        (batch, width) tokens, (batch, 1) labels, (batch,) float32 weights) from batch ``skip``
+        on; the skipped ones (a resumed run's finished epochs) are not made.
+    """
+    ins, outs = right_padded(np.asarray(dat['ins_train'])), np.asarray(dat['outs_train'])
+    lengths = sequence_lengths(ins)
+    widths = np.asarray(list(bucket_lengths or [dat['len_max']]))
+    if list(widths) != sorted(widths) or widths[-1] < lengths.max():
+        raise DataError(f'bucket lengths must increase and end at >= {lengths.max()}, got '
+                        f'{list(widths)}')
+    buckets = np.searchsorted(widths, np.maximum(lengths, 1))
+    per_pass = int(sum(-(-count // batch) for count in np.bincount(buckets) if count))
+
+    def stream(skip=0):
+        for number in itertools.count(skip // per_pass):
+            order = (np.random.default_rng([seed, number]).permutation(len(ins)) if shuffle
+                     else np.arange(len(ins)))
+            for rows in _pass_plan(order, buckets, batch)[skip % per_pass:]:
+                yield full_batch(ins[rows, :widths[buckets[rows[0]]]].astype(np.int32),
+                                 outs[rows], batch)
+            skip = 0
+    return per_pass, stream
 
 
 # ---------------------------------------------------------------- command line

@@ -1,4 +1,5 @@
-"""The models train and predict on Keras' JAX backend too (TensorFlow then only feeds tf.data)."""
+"""The models train and predict on Keras' JAX backend too, without TensorFlow: the driver then
+feeds NumPy batches (`pfam_loader.training_batches`), so a GPU node needs JAX alone."""
 import os
 import pickle
 import subprocess
@@ -15,10 +16,13 @@ TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--
         '16', '--attention_heads', '2', '--key_dim', '8', '--dense_units', '16', '--batch', '32',
         '--verbose', '0', '--epochs', '2', '--steps_per_epoch', '3', '--no-bucket']
 
-#: One process (one JAX start-up and compilation cache): train through the driver's CLI entry
-#: point, then reload the model and check its predictions and that padding changes nothing.
+#: One process (one JAX start-up and compilation cache), TensorFlow made unimportable: train
+#: through the driver's CLI entry point, then reload the model and check its predictions and
+#: that padding changes nothing.
 SCRIPT = """
-import sys, pickle, keras, numpy as np
+import sys
+sys.modules['tensorflow'] = None       # as on a node without TensorFlow: importing it fails
+import pickle, keras, numpy as np
 import hw6_base, network, pfam_loader
 assert keras.backend.backend() == 'jax', keras.backend.backend()
 demo_dir, results = sys.argv[1:3]
@@ -45,7 +49,9 @@ def test_demo_training_and_prediction_under_jax(demo_dir, tmp_path):
     env = {**os.environ, 'KERAS_BACKEND': 'jax', 'TF_CPP_MIN_LOG_LEVEL': '3',
            # results are checked, not speed: XLA without LLVM optimisation compiles 3x faster
            'XLA_FLAGS': '--xla_backend_optimization_level=0'}
-    run = subprocess.run([sys.executable, '-c', SCRIPT, demo_dir, str(tmp_path), *TINY],
+    cache = tmp_path / 'compile_cache'
+    run = subprocess.run([sys.executable, '-c', SCRIPT, demo_dir, str(tmp_path), *TINY,
+                          '--compile_cache', str(cache)],
                          capture_output=True, text=True, cwd=ROOT, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     with open(tmp_path / 'mha_rot0_results.pkl', 'rb') as f:
@@ -54,3 +60,4 @@ def test_demo_training_and_prediction_under_jax(demo_dir, tmp_path):
     assert np.allclose(result['predict_test'].sum(axis=1), 1, atol=1e-4)
     reloaded, padding = map(float, run.stdout.split()[-2:])
     assert reloaded < 1e-4 and padding < 1e-4     # reload reproduces; padding changes nothing
+    assert len(list(cache.iterdir())) > 5        # the compiled programs, for the next run

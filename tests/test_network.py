@@ -77,6 +77,12 @@ def test_model_is_compiled_as_specified(model):
     logs = model.evaluate(tokens, labels, verbose=0, return_dict=True)
     accuracy = np.mean(model.predict(tokens, verbose=0).argmax(axis=1) == labels[:, 0])
     assert logs['sparse_categorical_accuracy'] == pytest.approx(accuracy)   # the metric itself
+    # a batch filled up with rows of weight 0 (JAX's NumPy batches) has the real rows' loss
+    filled = pfam_loader.full_batch(tokens, labels, 2 * len(labels))
+    weighted = model.evaluate(*filled[:2], sample_weight=filled[2], batch_size=len(filled[0]),
+                              verbose=0, return_dict=True)
+    plain = model.evaluate(tokens, labels, batch_size=len(tokens), verbose=0, return_dict=True)
+    assert weighted == pytest.approx(plain, rel=1e-5)
     built = network.build_model(model.name, 26, 5, lr=3e-4, clipnorm=0.5)
     assert float(built.optimizer.learning_rate) == pytest.approx(3e-4)
     assert built.optimizer.clipnorm == 0.5

@@ -1,5 +1,6 @@
 """Data layer: tokenization, input formats, fold building, rotations and tf.data pipelines."""
 import gzip
+import itertools
 import json
 import os
 import pickle
@@ -252,6 +253,68 @@ def test_repeat_makes_training_endless(demo_rotation):
     train, _, _ = pfam_loader.create_tf_datasets(demo_rotation, batch=64, repeat=True, bucket=True)
     n_batches = sum(1 for _ in train.take(3 * len(demo_rotation['ins_train']) // 64 + 5))
     assert n_batches == 3 * len(demo_rotation['ins_train']) // 64 + 5
+
+
+def _numpy_stream(dat, batch, passes, **kwargs):
+    lengths = pfam_loader.default_bucket_lengths(dat['len_max'])
+    per_pass, stream = pfam_loader.training_batches(dat, batch, lengths, **kwargs)
+    batches = list(itertools.islice(stream(), passes * per_pass))
+    return per_pass, stream, lengths, batches
+
+
+def test_numpy_training_batches_visit_every_example_once_per_pass_in_buckets(demo_rotation):
+    dat = demo_rotation
+    per_pass, _, lengths, batches = _numpy_stream(dat, 16, 2, seed=3)
+    expected = sorted(zip([pfam_loader.decode(r) for r in dat['ins_train']],
+                          dat['outs_train'][:, 0]))
+    orders = []
+    for one_pass in (batches[:per_pass], batches[per_pass:]):
+        rows = [(pfam_loader.decode(r), int(y)) for ins, outs, weights in one_pass
+                for r, y in zip(ins[weights > 0], outs[weights > 0, 0])]
+        assert sorted(rows) == expected                       # each example once per pass
+        orders.append(rows)
+        for ins, outs, weights in one_pass:
+            width = ins.shape[1]
+            assert ins.dtype == np.int32 and outs.shape == (16, 1) and weights.shape == (16,)
+            assert width in lengths                           # one of a few shapes
+            assert set(weights) <= {0, 1} and weights[0] == 1 and np.all(np.diff(weights) <= 0)
+            used = pfam_loader.sequence_lengths(ins)
+            smaller = [n for n in lengths if n < width]       # rows of one bucket only
+            assert used.max() <= width and (not smaller or used.min() > smaller[-1])
+    assert orders[0] != orders[1]                             # a new order at each pass
+    assert len(np.unique(batches[0][1])) > 2                  # classes mixed (folds are sorted)
+
+
+def test_numpy_training_stream_resumes_where_it_left_off(demo_rotation):
+    per_pass, stream, _, batches = _numpy_stream(demo_rotation, 32, 3, seed=0)
+    for skip in (5, per_pass, per_pass + 7):
+        resumed = list(itertools.islice(stream(skip), 3 * per_pass - skip))
+        assert len(resumed) == len(batches) - skip
+        assert all(np.array_equal(x, y) for a, b in zip(resumed, batches[skip:])
+                   for x, y in zip(a, b))
+    other = _numpy_stream(demo_rotation, 32, 1, seed=1)[3]
+    assert not np.array_equal(other[0][1], batches[0][1])     # the seed chooses the order
+    fixed = _numpy_stream(demo_rotation, 32, 2, shuffle=False)[3]
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(fixed[:per_pass], fixed[per_pass:]))
+
+
+def test_full_batch_fills_with_rows_of_weight_zero():
+    ins, outs = np.array([[3, 4, 0], [5, 0, 0]]), np.array([[1], [2]])
+    filled, labels, weights = pfam_loader.full_batch(ins, outs, 4)
+    assert np.array_equal(filled, [[3, 4, 0], [5, 0, 0], [3, 4, 0], [3, 4, 0]])
+    assert np.array_equal(labels[:, 0], [1, 2, 1, 1]) and np.array_equal(weights, [1, 1, 0, 0])
+    assert np.array_equal(pfam_loader.full_batch(ins, outs, 2)[2], [1, 1])
+
+
+def test_length_batches_cover_every_row_in_length_order(demo_rotation):
+    ins = demo_rotation['ins_valid']
+    widths = pfam_loader.default_bucket_lengths(demo_rotation['len_max'])
+    plan = list(pfam_loader.length_batches(ins, 50, widths))
+    rows = np.concatenate([r for r, _ in plan])
+    assert np.array_equal(rows, pfam_loader.length_order(ins))
+    for r, width in plan:
+        longest = pfam_loader.sequence_lengths(ins[r]).max()
+        assert width == min(n for n in widths if n >= longest)
 
 
 # ---------------------------------------------------------------- command line
