@@ -62,8 +62,16 @@ def meta_path(model_path):
         '_meta.json'
 
 
+#: CSV columns read as the sequence (the course's fold CSVs call it ``string``), and as the id
+SEQUENCE_COLUMNS = ('sequence', 'string')
+ID_COLUMNS = ('id', 'sequence_name')
+#: invalid records reported one by one; the rest are counted
+REPORTED_SKIPS = 10
+
+
 def read_sequences(path):
-    """``[(id, sequence)]`` from FASTA, a CSV with a ``sequence`` column, or one per line."""
+    """``[(id, sequence)]`` from FASTA, a CSV with a ``sequence`` (or ``string``) column, or one
+    sequence per line."""
     if not os.path.isfile(path):
         raise pfam_loader.DataError(f'{path}: no such file')
     with pfam_loader.open_text(path) as handle:
@@ -79,12 +87,13 @@ def read_sequences(path):
         return [((title.split() or [f'record{i + 1}'])[0], sequence.replace(' ', ''))
                 for i, (title, sequence) in enumerate(SimpleFastaParser(io.StringIO(text)))]
     header = [cell.strip().lower() for cell in lines[0].split(',')]
-    if 'sequence' in header:
+    column = next((name for name in SEQUENCE_COLUMNS if name in header), None)
+    if column:
         rows = list(csv.DictReader(io.StringIO(text)))
-        key = next(k for k in rows[0] if k.strip().lower() == 'sequence') if rows else None
+        key = next(k for k in rows[0] if k.strip().lower() == column) if rows else None
         if key is None:
             raise pfam_loader.DataError(f'{path}: a header but no rows')
-        id_key = next((k for k in rows[0] if k.strip().lower() in ('id', 'sequence_name')), None)
+        id_key = next((k for k in rows[0] if k.strip().lower() in ID_COLUMNS), None)
         return [(row[id_key] if id_key else f'row{i + 1}', (row[key] or '').strip())
                 for i, row in enumerate(rows)]
     return [(f'line{i + 1}', line.strip()) for i, line in enumerate(lines)]
@@ -191,7 +200,7 @@ def select_records(records, strict=False, max_length=MAX_LENGTH):
     Returns:
         (ids, sequences), both lists.
     """
-    ids, sequences = [], []
+    ids, sequences, skipped = [], [], 0
     for record_id, sequence in records:
         try:
             if len(sequence) > max_length:
@@ -201,12 +210,18 @@ def select_records(records, strict=False, max_length=MAX_LENGTH):
         except DataError as err:
             if strict:
                 raise
-            print(f'predict.py: skipping {err}', file=sys.stderr)
+            skipped += 1
+            if skipped <= REPORTED_SKIPS:
+                print(f'predict.py: skipping {err}', file=sys.stderr)
             continue
         ids.append(record_id)
         sequences.append(sequence)
+    if skipped > REPORTED_SKIPS:
+        print(f'predict.py: skipped {skipped:,} records in all (the first {REPORTED_SKIPS} are '
+              'named above)', file=sys.stderr)
     if not sequences:
-        raise DataError('no valid sequence in the input')
+        raise DataError('no valid sequence in the input (FASTA, a CSV with a header naming a '
+                        f'{" or ".join(SEQUENCE_COLUMNS)} column, or one sequence a line)')
     return ids, sequences
 
 
@@ -289,8 +304,9 @@ def create_parser():
                              'mean of their probabilities). Default: the committed reference '
                              'models of rotation 0, one of each type (results/ensembles.md: '
                              'its accuracy and speed)')
-    parser.add_argument('--input', required=True, help='FASTA, CSV with a sequence column, or '
-                                                       'one sequence per line')
+    parser.add_argument('--input', required=True,
+                        help='FASTA, CSV with a sequence (or string) column, or one sequence per '
+                             'line')
     parser.add_argument('--out', default=None, help='output CSV (default: standard output)')
     parser.add_argument('--top_k', type=int, default=1, help='families reported per sequence')
     parser.add_argument('--batch', type=int, default=128,

@@ -48,6 +48,10 @@ def test_csv_and_plain_text_inputs(tmp_path):
     assert predict.read_sequences(str(tmp_path / 'a.csv')) == [('x1', 'ACDE'), ('x2', 'MKV')]
     (tmp_path / 'a.txt').write_text('ACDE\n\nmkv\n')
     assert predict.read_sequences(str(tmp_path / 'a.txt')) == [('line1', 'ACDE'), ('line2', 'mkv')]
+    # the course's fold CSVs (and the suite's) call the column "string"
+    (tmp_path / 'fold.csv').write_text('string,label\nACDE,PF00001.1\nMKV,PF00002.1\n')
+    assert predict.read_sequences(str(tmp_path / 'fold.csv')) == [('row1', 'ACDE'),
+                                                                   ('row2', 'MKV')]
 
 
 def test_predictions_match_the_model_and_its_meta(trained, tmp_path):
@@ -87,8 +91,17 @@ def test_a_bad_record_is_skipped_by_id_unless_strict(trained, tmp_path, capsys):
     assert line.startswith('predict.py: error: ') and 'bad1' in line
 
 
+def test_many_bad_records_are_named_up_to_a_limit_then_counted(capsys):
+    records = [(f'bad{i}', 'AC*') for i in range(25)] + [('good', 'ACDE')]
+    assert predict.select_records(records) == (['good'], ['ACDE'])
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == predict.REPORTED_SKIPS + 1
+    assert 'bad9' in lines[-2] and 'skipped 25 records in all' in lines[-1]
+
+
 @pytest.mark.parametrize('content, message', [
     ('', 'empty input'),
+    ('name,residues\nx,ACDE\n', 'a CSV with a header naming a sequence or string column'),
     ('\x00\x01binary\x00', 'no valid sequence'),
     ('>only\n1234\n', 'no valid sequence'),
 ])
