@@ -115,7 +115,6 @@ def _child(argv):
 def bench_course(types, steps, warmup, n_infer, source=None):
     """The course-scale report (see the module docstring); ``source`` default `COURSE_SOURCE`."""
     import glob
-    import pickle
     source = source or COURSE_SOURCE
     if not os.path.isfile(os.path.join(ROOT, source)):
         raise pfam_loader.DataError(f'{source} not found; make it with: python '
@@ -162,9 +161,10 @@ def bench_course(types, steps, warmup, n_infer, source=None):
                'inference_sequences_per_s': round(infer),
                'valid_test_pass_minutes': round(n_eval / infer / 60, 2)}
         result_path = os.path.join(ROOT, args.results_path, f'{model_type}_rot0_results.pkl')
-        if os.path.isfile(result_path):
-            with open(result_path, 'rb') as f:
-                result = pickle.load(f)
+        result, problem = job_control.read_result(result_path)
+        if problem not in (None, 'no such file'):
+            fileio.log(f'bench.py: no accuracy from {result_path}: {problem}')
+        if result is not None:
             row.update(test_accuracy=round(result['test_accuracy'], 4),
                        epochs=result['n_epochs'],
                        training_minutes=round(result['wall_time'] / 60, 1),

@@ -18,7 +18,6 @@ Wall-clock: close other work first.
 import argparse
 import json
 import os
-import pickle
 import re
 import subprocess
 import sys
@@ -36,16 +35,15 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 def load_results(results_path):
     """``{(model_type, rotation): result dict}`` of the reference runs found in ``results_path``;
-    a pickle that is not a complete result (`job_control.result_problem`) is skipped with a line
+    a pickle that is not a complete result (`job_control.read_result`) is skipped with a line
     naming it, as figures.py does. Unpickling runs code: ``results_path`` must be trusted."""
     found = {}
     for model_type in TYPES:
         for rotation in job_control.ROTATIONS:
             path = os.path.join(results_path, f'{model_type}_rot{rotation}_results.pkl')
-            problem = job_control.result_problem(path)
-            if problem is None:
-                with open(path, 'rb') as f:
-                    found[model_type, rotation] = pickle.load(f)
+            result, problem = job_control.read_result(path)
+            if result is not None:
+                found[model_type, rotation] = result
             elif problem != 'no such file':
                 fileio.log(f'ensembles.py: skipping {path}: {problem}')
     return found

@@ -15,7 +15,7 @@ Reads every ``*_results.pkl`` under ``--results`` (written by `hw6_base.py`) and
 =============================  =============================================================
 
 Missing model types or rotations are skipped with a note, and so is an incomplete or unreadable
-pickle (0 bytes, truncated: `job_control.result_problem`), with a line naming it; no readable
+pickle (0 bytes, truncated: `job_control.read_result`), with a line naming it; no readable
 result at all is an error (exit 2).
 
 Trust: loading a pickle can run arbitrary code. Point ``--results`` only at directories written
@@ -24,7 +24,6 @@ by your own runs (or by people you trust), never at downloaded or shared ones yo
 import argparse
 import glob
 import os
-import pickle
 import sys
 
 import numpy as np
@@ -56,7 +55,7 @@ def note(message):
 def load_results(results_dir):
     """``{(model_type, rotation): result}`` of every ``*_results.pkl`` under ``results_dir``.
 
-    A pickle that is not a complete result (`job_control.result_problem`: empty, truncated,
+    A pickle that is not a complete result (`job_control.read_result`: empty, truncated,
     unreadable, keys missing) is skipped with a line naming it. When two results share a model
     type and rotation (e.g. a rerun under another label), the newest file wins and a note says so.
     Unpickling runs code: ``results_dir`` must be trusted.
@@ -72,13 +71,11 @@ def load_results(results_dir):
         raise ResultsError(f'{results_dir}: no *_results.pkl files (run hw6_base.py first)')
     results, skipped = {}, 0
     for path in paths:
-        problem = job_control.result_problem(path)
-        if problem is None:
+        result, problem = job_control.read_result(path)
+        if result is not None:
             try:
-                with open(path, 'rb') as f:
-                    result = pickle.load(f)
                 key = (result['model_type'], int(result['rotation']))
-            except Exception as err:                  # changed since the check, odd rotation
+            except (TypeError, ValueError) as err:       # an odd rotation
                 problem = f'unreadable ({type(err).__name__}: {err})'
         if problem is not None:
             problem = ' '.join(problem.split())[:100]

@@ -144,25 +144,31 @@ def lock_path(args):
 
 
 # ---------------------------------------------------------------- done and running
-def result_problem(path):
-    """Why ``path`` is not a complete result (a short text), or None when it is one: a readable
-    pickle of a dict with every key of `RESULT_KEYS` and a finite test accuracy."""
+def read_result(path):
+    """``(result, None)`` when ``path`` is a complete result, else ``(None, why)`` (a short text):
+    a readable pickle of a dict with every key of `RESULT_KEYS` and a finite test accuracy.
+    Unpickling runs code: read only results you trust."""
     try:
         with open(path, 'rb') as f:
             result = pickle.load(f)
     except (FileNotFoundError, NotADirectoryError):
-        return 'no such file'
+        return None, 'no such file'
     except Exception as err:                   # empty, truncated, not a pickle, unreadable ...
-        return f'unreadable ({type(err).__name__}: {err})'.replace('\n', ' ')
+        return None, f'unreadable ({type(err).__name__}: {err})'.replace('\n', ' ')
     if not isinstance(result, dict):
-        return f'not a result dict but {type(result).__name__}'
+        return None, f'not a result dict but {type(result).__name__}'
     missing = [key for key in RESULT_KEYS if key not in result]
     if missing:
-        return f'incomplete (no {", ".join(missing)})'
+        return None, f'incomplete (no {", ".join(missing)})'
     accuracy = result['test_accuracy']
     if not isinstance(accuracy, numbers.Real) or not math.isfinite(accuracy):
-        return f'test accuracy is {accuracy!r}'
-    return None
+        return None, f'test accuracy is {accuracy!r}'
+    return result, None
+
+
+def result_problem(path):
+    """Why ``path`` is not a complete result (`read_result`), or None when it is one."""
+    return read_result(path)[1]
 
 
 def result_is_complete(path):

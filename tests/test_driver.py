@@ -89,6 +89,27 @@ def test_index_maps_onto_the_ordered_product(monkeypatch):
     assert args.lr == 3e-3 and job_control.experiment_name(args) == 'gru_rot0_lr0.003'
 
 
+@pytest.mark.parametrize('content, problem', [
+    (None, 'no such file'),
+    (b'', 'unreadable (EOFError'),
+    (pickle.dumps(complete_result())[:-9], 'unreadable'),
+    (pickle.dumps([1, 2]), 'not a result dict but list'),
+    (pickle.dumps({'test_accuracy': 0.5}), 'incomplete (no args, name'),
+    (pickle.dumps(complete_result(test_accuracy=float('nan'))), 'test accuracy is nan'),
+])
+def test_read_result_says_why_a_pickle_is_not_a_result(tmp_path, content, problem):
+    path = tmp_path / 'gru_rot0_results.pkl'
+    if content is not None:
+        path.write_bytes(content)
+    result, why = job_control.read_result(str(path))
+    assert result is None and why.startswith(problem)
+    assert job_control.result_problem(str(path)) == why
+    path.write_bytes(pickle.dumps(complete_result(test_accuracy=0.75)))
+    result, why = job_control.read_result(str(path))
+    assert why is None and result['test_accuracy'] == 0.75
+    assert job_control.result_is_complete(str(path))
+
+
 def test_missing_lists_indices_without_results(tmp_path):
     for name in ('gru_rot1', 'gru_rot4'):
         (tmp_path / f'{name}_results.pkl').write_bytes(pickle.dumps(complete_result()))
