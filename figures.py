@@ -41,6 +41,11 @@ TYPE_LABEL = {'rnn': 'SimpleRNN', 'gru': 'GRU', 'lstm': 'LSTM', 'mha': 'MHA'}
 TYPE_COLOR = {'rnn': 'tab:green', 'gru': 'tab:blue', 'lstm': 'tab:purple', 'mha': 'tab:red'}
 ROTATION_STYLE = [('-', 'o'), ('--', 's'), (':', '^'), ('-.', 'D'), ((0, (5, 1, 1, 1)), 'v')]
 ACCURACY, VALID_ACCURACY = 'sparse_categorical_accuracy', 'val_sparse_categorical_accuracy'
+#: Figure 4 shows at most this many families (those with the most errors) so that it stays
+#: readable and small with hundreds of families
+MAX_CONTINGENCY = 50
+#: per_family.md: the smallest families and the least accurate ones
+PER_FAMILY_ROWS = 15
 
 
 class ResultsError(ValueError):
@@ -272,6 +277,12 @@ def figure4(results, out_dir, model_type=None, file_name='figure4_contingency.pn
     from matplotlib.colors import ListedColormap
     model_type = model_type or best_model_type(results)
     counts, names = contingency(results, model_type)
+    total, correct, n_families = counts.sum(), np.trace(counts), len(names)
+    if n_families > MAX_CONTINGENCY:            # the families with the most errors, in order
+        errors = counts - np.diag(np.diag(counts))
+        keep = np.sort(np.argsort(-(errors.sum(axis=0) + errors.sum(axis=1)),
+                                  kind='stable')[:MAX_CONTINGENCY])
+        counts, names = counts[np.ix_(keep, keep)], [names[i] for i in keep]
     n = len(names)
     size = max(6, 0.3 * n + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
@@ -288,11 +299,53 @@ def figure4(results, out_dir, model_type=None, file_name='figure4_contingency.pn
     ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
     ax.grid(which='minor', color='#eeeeee', linewidth=0.5)
     ax.tick_params(which='minor', length=0)
-    total, correct = counts.sum(), np.trace(counts)
+    shown = (f'\nthe {n} of {n_families} families with the most errors'
+             if n < n_families else '')
     ax.set(xlabel='predicted family', ylabel='true family',
            title=f'{TYPE_LABEL.get(model_type, model_type)}: test folds of all rotations, '
-                 f'{total:,} sequences, {total - correct:,} errors ({correct / total:.4f} correct)')
+                 f'{total:,} sequences, {total - correct:,} errors ({correct / total:.4f} correct)'
+                 + shown)
     return _save(fig, out_dir, file_name)
+
+
+def per_family(results, model_type=None):
+    """DataFrame per family (sorted by size) of ``model_type`` (default the best) over the test
+    folds of all its rotations: sequences (with 5 rotations: the whole family), errors and
+    accuracy, and the family it is most often mistaken for."""
+    model_type = model_type or best_model_type(results)
+    counts, names = contingency(results, model_type)
+    errors = counts - np.diag(np.diag(counts))
+    sizes = counts.sum(axis=1)
+    table = pd.DataFrame({'family': names, 'sequences': sizes, 'errors': errors.sum(axis=1),
+                          'accuracy': np.diag(counts) / np.maximum(sizes, 1),
+                          'mistaken_for': [names[j] if errors[i, j] else ''
+                                           for i, j in enumerate(errors.argmax(axis=1))]})
+    return table.sort_values(['sequences', 'family'], kind='stable').reset_index(drop=True)
+
+
+def write_per_family(results, out_dir, model_type=None, rows=PER_FAMILY_ROWS):
+    """``per_family.csv`` (every family) and ``per_family.md`` (the ``rows`` smallest families
+    and the ``rows`` least accurate ones)."""
+    model_type = model_type or best_model_type(results)
+    table = per_family(results, model_type)
+    pfam_loader.atomic_write(os.path.join(out_dir, 'per_family.csv'),
+                             lambda f: table.to_csv(f, index=False, float_format='%.6g'), 'w')
+
+    def markdown(part):
+        lines = ['| family | sequences | errors | accuracy | most often mistaken for |',
+                 '|---|---|---|---|---|']
+        lines += [f'| {r.family} | {r.sequences:,} | {r.errors:,} | {r.accuracy:.4f} | '
+                  f'{r.mistaken_for or "–"} |' for r in part.itertuples()]
+        return '\n'.join(lines)
+    worst = table.sort_values(['accuracy', 'sequences'], kind='stable')
+    label = TYPE_LABEL.get(model_type, model_type)
+    text = (f'{label}, test folds of rotations {sorted(r for t, r in results if t == model_type)}'
+            f' ({len(table)} families; per_family.csv has all).\n\n'
+            f'The {rows} smallest families:\n\n{markdown(table.head(rows))}\n\n'
+            f'The {rows} least accurate families:\n\n{markdown(worst.head(rows))}\n')
+    path = os.path.join(out_dir, 'per_family.md')
+    pfam_loader.atomic_write(path, lambda f: f.write(text), 'w')
+    return path
 
 
 # ---------------------------------------------------------------- table
@@ -418,6 +471,7 @@ def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
         for model_type in types:
             name = f'figure4_contingency_{model_type}.png'
             written[name] = figure4(results, out_dir, model_type, name)
+    written['per_family.md'] = write_per_family(results, out_dir)
     _, markdown = write_table(results, out_dir, baseline)
     written['test_accuracy.md'] = os.path.join(out_dir, 'test_accuracy.md')
     written['test_accuracy.csv'] = os.path.join(out_dir, 'test_accuracy.csv')

@@ -65,6 +65,7 @@ def test_every_pinned_output_is_written(results_dir, tmp_path):
                                is not None)
     names = ['figure1a_train_accuracy.png', 'figure1b_valid_accuracy.png',
              'figure2_gru_vs_mha.png', 'figure3_test_accuracy.png', 'figure4_contingency.png']
+    assert written['per_family.md'] == str(tmp_path / 'per_family.md')
     if shutil.which('dot'):
         names += ['figure0a_rnn.png', 'figure0b_gru.png', 'figure0c_mha.png']
     for name in names:
@@ -232,3 +233,43 @@ def test_log_summary_lists_finished_and_unfinished_runs(tmp_path):
     assert table[3] == '| tune_mha_rot0 | 1 | 0.2000 | 1 | 0.3000 |'
     with pytest.raises(figures.ResultsError, match='no \\*_log.csv'):
         figures.summarize_logs(str(tmp_path / 'empty'))
+
+
+def _known_votes(n_classes, wrong):
+    """One MHA result of 10 sequences per class, all right but for ``wrong``: a list of
+    (true class, predicted class, how many)."""
+    outs = np.repeat(np.arange(n_classes), 10)
+    predicted = outs.copy()
+    start = {c: 10 * c for c in range(n_classes)}
+    for true, guess, count in wrong:
+        predicted[start[true]:start[true] + count] = guess
+        start[true] += count
+    result = _result('mha', 0, 3, None, save_model=False)
+    result.update(outs_test=outs.reshape(-1, 1).astype(np.int32),
+                  predict_test=np.eye(n_classes, dtype=np.float32)[predicted],
+                  class_names=[f'PF{i:05d}.1' for i in range(n_classes)])
+    return {('mha', 0): result}
+
+
+def test_per_family_counts_errors_and_the_family_mistaken_for(tmp_path):
+    results = _known_votes(5, [(1, 3, 4), (1, 2, 1), (4, 0, 2)])
+    table = figures.per_family(results).set_index('family')
+    assert table.loc['PF00001.1'].tolist() == [10, 5, 0.5, 'PF00003.1']
+    assert table.loc['PF00004.1', 'errors'] == 2 and table.loc['PF00002.1', 'mistaken_for'] == ''
+    path = figures.write_per_family(results, str(tmp_path), rows=2)
+    text = open(path).read()
+    assert '| PF00001.1 | 10 | 5 | 0.5000 | PF00003.1 |' in text
+    assert len(pd.read_csv(tmp_path / 'per_family.csv')) == 5
+
+
+def test_contingency_of_many_families_shows_those_with_the_most_errors(tmp_path):
+    import matplotlib
+    matplotlib.use('Agg')
+    n = figures.MAX_CONTINGENCY + 70
+    results = _known_votes(n, [(c, c + 1, 1) for c in range(0, 2 * (n // 2), 2)])
+    path = figures.figure4(results, str(tmp_path))
+    with open(path, 'rb') as f:
+        header = f.read(24)
+    width, height = int.from_bytes(header[16:20], 'big'), int.from_bytes(header[20:24], 'big')
+    shown = figures.MAX_CONTINGENCY
+    assert width < 150 * (0.3 * shown + 4) and height < 150 * (0.3 * shown + 3)   # not n wide
