@@ -136,11 +136,12 @@ def create_parser(prog=None):
                            'more padding (at course scale: 1.25 -> 19 shapes, 13 %% padding; 1.5 '
                            '-> 12, 24 %%; 2 -> 8, 44 %%)')
     data.add_argument('--shuffle', type=_non_negative_int, default=None,
-                      help='shuffle buffer of the training set (default: all of it; 0 = off)')
+                      help='shuffle buffer of the training set (default: all of it; 0 = off; '
+                           'JAX: any other value shuffles all of it)')
     data.add_argument('--prefetch', type=_prefetch, default=2,
-                      help='batches prefetched (0 none, -1 AUTOTUNE)')
+                      help='batches prefetched (0 none, -1 AUTOTUNE; TensorFlow only)')
     data.add_argument('--cache', action=argparse.BooleanOptionalAction, default=True,
-                      help='cache the prepared examples in memory')
+                      help='cache the prepared examples in memory (TensorFlow only)')
     data.add_argument('--steps_per_epoch', type=_positive_int, default=None,
                       help='training batches per epoch; repeats the training set (quick runs: '
                            'e.g. 20); default one pass over it')
