@@ -366,8 +366,11 @@ def summary_table(results, baseline=None):
                    parameters=int(np.mean([p['n_params'] for p in parts.values()])))
         rows[model_type] = row
     if baseline:
-        row = {f'rotation {r}': a for r, a in enumerate(baseline['per_rotation'])}
-        row.update(mean=baseline['mean'], std=float(np.std(baseline['per_rotation'], ddof=1)),
+        accuracy = baseline['per_rotation']
+        rotation_ids = baseline.get('rotations', range(len(accuracy)))   # older files: 0, 1, ..
+        row = {f'rotation {r}': a for r, a in zip(rotation_ids, accuracy)}
+        row.update(mean=baseline['mean'],
+                   std=float(np.std(accuracy, ddof=1)) if len(accuracy) > 1 else 0.0,
                    epochs=np.nan, best_epoch=np.nan, seconds_per_epoch=np.nan,
                    parameters=np.nan)
         rows[baseline['name']] = row

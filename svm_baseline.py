@@ -36,6 +36,20 @@ def evaluate_rotation(dat, k=3):
     return accuracy, time.time() - started
 
 
+def _finished(path, result):
+    """The rotations already in ``path`` (a JSON of an earlier run on the same dataset, version
+    and k), as ``{'rotations', 'per_rotation', 'seconds_per_rotation'}``; empty lists when none."""
+    keys = ('rotations', 'per_rotation', 'seconds_per_rotation')
+    try:
+        with open(path) as f:
+            earlier = json.load(f)
+        if all(earlier.get(key) == result[key] for key in ('name', 'dataset', 'version')):
+            return {key: list(earlier[key]) for key in keys}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return {key: [] for key in keys}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -46,25 +60,31 @@ def main(argv=None):
     parser.add_argument('--k', type=int, default=3, help='k-mer length')
     parser.add_argument('--out', default='results/pfam46/svm_baseline.json')
     args = parser.parse_args(argv)
-    per_rotation, seconds = [], []
+    name = NAME if args.k == 3 else f'{args.k}-mer linear SVM'
+    result = {'name': name, 'rotations': [], 'per_rotation': [], 'mean': None,
+              'seconds_per_rotation': [], 'dataset': args.dataset, 'version': args.version,
+              'command': 'python svm_baseline.py ' + ' '.join(argv if argv is not None
+                                                              else sys.argv[1:])}
+    result.update(_finished(args.out, result))
     try:
         for rotation in args.rotations:
+            if rotation in result['rotations']:
+                pfam_loader.log(f'rotation {rotation}: done before ({args.out})')
+                continue
             dat = pfam_loader.load_rotation(args.dataset, rotation, args.version)
             accuracy, took = evaluate_rotation(dat, args.k)
-            per_rotation.append(accuracy)
-            seconds.append(round(took, 1))
+            for key, value in (('rotations', rotation), ('per_rotation', accuracy),
+                               ('seconds_per_rotation', round(took, 1))):
+                result[key].append(value)
+            result['mean'] = float(np.mean(result['per_rotation']))
+            # after every rotation: an interrupted run keeps what it finished and resumes there
+            pfam_loader.atomic_write(args.out, lambda f: json.dump(result, f, indent=1), 'w')
             pfam_loader.log(f'rotation {rotation}: test accuracy {accuracy:.4f} ({took:.0f} s)')
     except (ValueError, OSError) as err:
         print(f'svm_baseline.py: error: {err}', file=sys.stderr)
         return 2
-    result = {'name': NAME if args.k == 3 else f'{args.k}-mer linear SVM',
-              'per_rotation': per_rotation, 'mean': float(np.mean(per_rotation)),
-              'seconds_per_rotation': seconds, 'dataset': args.dataset, 'version': args.version,
-              'command': 'python svm_baseline.py ' + ' '.join(argv if argv is not None
-                                                              else sys.argv[1:])}
-    pfam_loader.atomic_write(args.out, lambda f: json.dump(result, f, indent=1), 'w')
     print(f'{result["name"]}: mean test accuracy {result["mean"]:.4f} over rotations '
-          f'{args.rotations}; wrote {args.out}')
+          f'{result["rotations"]}; wrote {args.out}')
     return 0
 
 
