@@ -265,6 +265,11 @@ def contingency(results, model_type):
     return confusion_matrix(true, predicted, labels=np.arange(len(names))), names
 
 
+def _errors(counts):
+    """A contingency table with its diagonal (the correct predictions) zeroed."""
+    return np.where(np.eye(len(counts), dtype=bool), 0, counts)
+
+
 def best_model_type(results):
     table = summary_table(results)
     return table['mean'].idxmax()
@@ -279,14 +284,14 @@ def figure4(results, out_dir, model_type=None, file_name='figure4_contingency.pn
     counts, names = contingency(results, model_type)
     total, correct, n_families = counts.sum(), np.trace(counts), len(names)
     if n_families > MAX_CONTINGENCY:            # the families with the most errors, in order
-        errors = counts - np.diag(np.diag(counts))
+        errors = _errors(counts)
         keep = np.sort(np.argsort(-(errors.sum(axis=0) + errors.sum(axis=1)),
                                   kind='stable')[:MAX_CONTINGENCY])
         counts, names = counts[np.ix_(keep, keep)], [names[i] for i in keep]
     n = len(names)
     size = max(6, 0.3 * n + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    errors = np.where(np.eye(n, dtype=bool), 0, counts)
+    errors = _errors(counts)
     shade = np.where(np.eye(n, dtype=bool), 1, np.where(errors > 0, 2, 0))
     ax.imshow(shade, cmap=ListedColormap(['white', '#d9d9d9', '#f4a3a3']), vmin=0, vmax=2)
     font = 9 if n <= 20 else 6 if n <= 50 else 4
@@ -314,7 +319,7 @@ def per_family(results, model_type=None):
     accuracy, and the family it is most often mistaken for."""
     model_type = model_type or best_model_type(results)
     counts, names = contingency(results, model_type)
-    errors = counts - np.diag(np.diag(counts))
+    errors = _errors(counts)
     sizes = counts.sum(axis=1)
     table = pd.DataFrame({'family': names, 'sequences': sizes, 'errors': errors.sum(axis=1),
                           'accuracy': np.diag(counts) / np.maximum(sizes, 1),

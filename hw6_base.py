@@ -309,7 +309,8 @@ def _validation_batches(dat, batch, widths=None):
     trimmed to the smallest of ``widths`` (default ``len_max`` alone) that holds it, the last
     filled up with rows of weight 0 (`pfam_loader.full_batch`)."""
     import keras
-    ins, outs = pfam_loader.right_padded(np.asarray(dat['ins_valid'])), dat['outs_valid']
+    ins = pfam_loader.right_padded(np.asarray(dat['ins_valid']))
+    outs = np.asarray(dat['outs_valid'])
     plan = list(pfam_loader.length_batches(ins, batch, widths or [dat['len_max']]))
 
     class Batches(keras.utils.PyDataset):
@@ -319,7 +320,7 @@ def _validation_batches(dat, batch, widths=None):
         def __getitem__(self, index):
             rows, width = plan[index]
             return pfam_loader.full_batch(ins[rows, :width].astype(np.int32),
-                                          np.asarray(outs)[rows], batch)
+                                          outs[rows], batch)
     return Batches()
 
 

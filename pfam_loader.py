@@ -271,6 +271,15 @@ def default_bucket_lengths(len_max, growth=BUCKET_GROWTH):
     return lengths + [int(len_max)]
 
 
+def _checked_bucket_lengths(bucket_lengths, lengths):
+    """``bucket_lengths`` as a list, checked: increasing, the last >= the longest of ``lengths``."""
+    bucket_lengths = list(bucket_lengths)
+    if bucket_lengths != sorted(bucket_lengths) or bucket_lengths[-1] < lengths.max():
+        raise DataError(f'bucket lengths must increase and end at >= {lengths.max()}, got '
+                        f'{bucket_lengths}')
+    return bucket_lengths
+
+
 def padding_overhead(lengths, bucket_lengths):
     """Padded positions per residue when each sequence is padded to its bucket's length."""
     lengths = np.asarray(lengths)
@@ -355,11 +364,9 @@ def create_tf_datasets(dat, batch=8, prefetch=None, shuffle=None, repeat=False, 
             return finish(ds.batch(batch))
         return tuple(padded(split) for split in SPLITS)
 
-    lengths = list(bucket_lengths or default_bucket_lengths(dat['len_max']))
     train_lengths = sequence_lengths(dat['ins_train'])
-    if lengths != sorted(lengths) or lengths[-1] < train_lengths.max():
-        raise DataError(f'bucket lengths must increase and end at >= {train_lengths.max()}, '
-                        f'got {lengths}')
+    lengths = _checked_bucket_lengths(bucket_lengths or default_bucket_lengths(dat['len_max']),
+                                      train_lengths)
     train = training(_variable_length_dataset(dat['ins_train'], dat['outs_train']))
     # bucket_by_sequence_length: length in [b[i-1], b[i]) goes to bucket i, padded to b[i] - 1.
     boundaries = [n + 1 for n in lengths]
@@ -444,10 +451,7 @@ def training_batches(dat, batch, bucket_lengths=None, *, shuffle=True, seed=0):
     """
     ins, outs = right_padded(np.asarray(dat['ins_train'])), np.asarray(dat['outs_train'])
     lengths = sequence_lengths(ins)
-    widths = np.asarray(list(bucket_lengths or [dat['len_max']]))
-    if list(widths) != sorted(widths) or widths[-1] < lengths.max():
-        raise DataError(f'bucket lengths must increase and end at >= {lengths.max()}, got '
-                        f'{list(widths)}')
+    widths = np.asarray(_checked_bucket_lengths(bucket_lengths or [dat['len_max']], lengths))
     buckets = np.searchsorted(widths, np.maximum(lengths, 1))
     per_pass = int(sum(-(-count // batch) for count in np.bincount(buckets) if count))
 
