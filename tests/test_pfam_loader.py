@@ -298,6 +298,14 @@ def test_numpy_training_stream_resumes_where_it_left_off(demo_rotation):
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(fixed[:per_pass], fixed[per_pass:]))
 
 
+@pytest.mark.parametrize('lengths', [[64, 32], [32]])       # decreasing; too short for the data
+def test_both_batch_makers_refuse_bad_bucket_lengths(demo_rotation, lengths):
+    with pytest.raises(pfam_loader.DataError, match='bucket lengths must increase'):
+        pfam_loader.training_batches(demo_rotation, 8, lengths)
+    with pytest.raises(pfam_loader.DataError, match='bucket lengths must increase'):
+        pfam_loader.create_tf_datasets(demo_rotation, 8, bucket=True, bucket_lengths=lengths)
+
+
 def test_full_batch_fills_with_rows_of_weight_zero():
     ins, outs = np.array([[3, 4, 0], [5, 0, 0]]), np.array([[1], [2]])
     filled, labels, weights = pfam_loader.full_batch(ins, outs, 4)
