@@ -68,7 +68,7 @@ def _checked(cast, minimum, below=None, text_of_range=None, above=False):
     return convert
 
 
-_positive_int = _checked(int, 1, text_of_range='a positive integer')
+positive_int = _checked(int, 1, text_of_range='a positive integer')
 _non_negative_int = _checked(int, 0, text_of_range='>= 0')
 _fraction = _checked(float, 0.0, 1.0, text_of_range='in [0, 1)')
 _non_negative_float = _checked(float, 0.0, text_of_range='a finite number >= 0')
@@ -127,7 +127,7 @@ def create_parser(prog=None):
                             help='print the resolved experiment and exit without training')
 
     data = parser.add_argument_group('input pipeline')
-    data.add_argument('--batch', type=_positive_int, default=64, help='examples per batch')
+    data.add_argument('--batch', type=positive_int, default=64, help='examples per batch')
     data.add_argument('--bucket', action=argparse.BooleanOptionalAction, default=True,
                       help='batch sequences of similar length, padded to their bucket only')
     data.add_argument('--bucket_growth', type=_growth, default=pfam_loader.BUCKET_GROWTH,
@@ -142,33 +142,33 @@ def create_parser(prog=None):
                       help='batches prefetched (0 none, -1 AUTOTUNE; TensorFlow only)')
     data.add_argument('--cache', action=argparse.BooleanOptionalAction, default=True,
                       help='cache the prepared examples in memory (TensorFlow only)')
-    data.add_argument('--steps_per_epoch', type=_positive_int, default=None,
+    data.add_argument('--steps_per_epoch', type=positive_int, default=None,
                       help='training batches per epoch; repeats the training set (quick runs: '
                            'e.g. 20); default one pass over it')
 
     model = parser.add_argument_group('network (see network.build_model)')
-    model.add_argument('--n_embeddings', type=_positive_int, default=16,
+    model.add_argument('--n_embeddings', type=positive_int, default=16,
                        help='embedding width; must be < the number of tokens (26)')
-    model.add_argument('--conv_filters', type=_positive_int, default=256,
+    model.add_argument('--conv_filters', type=positive_int, default=256,
                        help='filters of the strided Conv1D')
-    model.add_argument('--conv_kernel', type=_positive_int, default=9,
+    model.add_argument('--conv_kernel', type=positive_int, default=9,
                        help='Conv1D kernel width (residues)')
-    model.add_argument('--conv_stride', type=_positive_int, default=2, help='Conv1D stride')
-    model.add_argument('--rnn_units', type=_positive_int, nargs='+', default=[64, 64],
+    model.add_argument('--conv_stride', type=positive_int, default=2, help='Conv1D stride')
+    model.add_argument('--rnn_units', type=positive_int, nargs='+', default=[64, 64],
                        help='rnn/gru/lstm: units per recurrent module; all but the last are '
                             'followed by average pooling, the last returns its final state')
-    model.add_argument('--pool_sizes', type=_positive_int, nargs='+', default=[4],
+    model.add_argument('--pool_sizes', type=positive_int, nargs='+', default=[4],
                        help='pool size after each pooled module (one value: all modules)')
-    model.add_argument('--attention_heads', type=_positive_int, nargs='+', default=[4],
+    model.add_argument('--attention_heads', type=positive_int, nargs='+', default=[4],
                        help='mha: heads per attention module (one entry per module)')
-    model.add_argument('--key_dim', type=_positive_int, default=16,
+    model.add_argument('--key_dim', type=positive_int, default=16,
                        help='mha: query/key size of each head')
     model.add_argument('--feed_forward', type=_non_negative_int, default=0,
                        help='mha: hidden units of the feed-forward block after each attention '
                             '(0 for none)')
     model.add_argument('--positional_max_wavelength', type=_positive_float, default=1e4,
                        help='mha: longest wavelength of the positional encoding')
-    model.add_argument('--dense_units', type=_positive_int, nargs='*', default=[64],
+    model.add_argument('--dense_units', type=positive_int, nargs='*', default=[64],
                        help='hidden Dense layers before the softmax (none: give no value)')
     model.add_argument('--activation', default='elu',
                        help='activation of Conv1D, feed-forward and hidden Dense layers')
@@ -182,7 +182,7 @@ def create_parser(prog=None):
                             'final recurrent state)')
 
     training = parser.add_argument_group('optimizer and training')
-    training.add_argument('--epochs', type=_positive_int, default=25, help='maximum epochs')
+    training.add_argument('--epochs', type=positive_int, default=25, help='maximum epochs')
     training.add_argument('--lr', type=_positive_float, default=3e-3, help='Adam learning rate')
     training.add_argument('--clipnorm', type=_non_negative_float, default=1e-2,
                           help='Adam gradient clipping norm (0 for none)')
@@ -193,7 +193,7 @@ def create_parser(prog=None):
     training.add_argument('--lr_min', type=_non_negative_float, default=1e-5,
                           help='cosine: final learning rate; plateau: lower bound')
     training.add_argument('--lr_factor', type=_open_fraction, default=0.5, help='plateau: factor')
-    training.add_argument('--lr_patience', type=_positive_int, default=3, help='plateau: epochs')
+    training.add_argument('--lr_patience', type=positive_int, default=3, help='plateau: epochs')
     training.add_argument('--patience', type=_non_negative_int, default=8,
                           help='early stopping: epochs without a better validation accuracy '
                                '(0 = never stop early); the best epoch\'s weights are kept')

@@ -1,6 +1,8 @@
 """The k-mer SVM reference on the demo rotations."""
 import json
 
+import pytest
+
 import figures
 import svm_baseline
 
@@ -21,10 +23,10 @@ def test_svm_baseline_keeps_each_rotation_and_resumes(demo_dir, tmp_path, monkey
     out = tmp_path / 'svm_baseline.json'
     real = svm_baseline.evaluate_rotation
 
-    def fail_on_rotation_1(dat, k):
+    def fail_on_rotation_1(dat, k, jobs):
         if dat['rotation'] == 1:
             raise OSError('killed')                       # as if the job died there
-        return real(dat, k)
+        return real(dat, k, jobs)
     monkeypatch.setattr(svm_baseline, 'evaluate_rotation', fail_on_rotation_1)
     argv = ['--dataset', demo_dir, '--version', 'T', '--rotations', '0', '1', '--out', str(out)]
     assert svm_baseline.main(argv) == 2
@@ -39,3 +41,18 @@ def test_svm_baseline_keeps_each_rotation_and_resumes(demo_dir, tmp_path, monkey
 def test_svm_baseline_missing_dataset_exits_2(tmp_path, capsys):
     assert svm_baseline.main(['--dataset', str(tmp_path), '--out', str(tmp_path / 'x.json')]) == 2
     assert 'no dataset' in capsys.readouterr().err
+
+
+def test_svm_baseline_jobs_solve_the_same_problems(demo_dir):
+    import pfam_loader
+    dat = pfam_loader.load_rotation(demo_dir, 0, 'T')
+    one, _ = svm_baseline.evaluate_rotation(dat, 3, jobs=1)
+    two, _ = svm_baseline.evaluate_rotation(dat, 3, jobs=2)
+    assert two == pytest.approx(one, abs=0.01)       # one-vs-rest either way; liblinear shuffles
+    assert 0.8 < two <= 1.0
+
+
+def test_svm_baseline_bad_jobs_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        svm_baseline.main(['--jobs', '0', '--out', str(tmp_path / 'x.json')])
+    assert stop.value.code == 2 and 'must be a positive integer' in capsys.readouterr().err
