@@ -86,6 +86,7 @@ import fileio
 import job_control
 import parser as arguments
 import pfam_loader
+import pfam_tokens
 
 MONITOR = 'val_sparse_categorical_accuracy'
 RESULT_KEYS = job_control.RESULT_KEYS
@@ -293,7 +294,8 @@ def training_data(args, dat, done):
         per_pass, stream = pfam_loader.training_batches(dat, args.batch, lengths,
                                                         shuffle=args.shuffle != 0, seed=args.seed)
         steps = args.steps_per_epoch or per_pass
-        return stream(done * steps), _validation_batches(dat, args.batch, lengths), steps
+        return (_substituted(stream(done * steps), args, done * steps),
+                _validation_batches(dat, args.batch, lengths), steps)
     train, valid, _ = pfam_loader.create_tf_datasets(
         dat, batch=args.batch, prefetch=args.prefetch,
         shuffle=True if args.shuffle is None else args.shuffle, repeat=False, cache=args.cache,
@@ -301,7 +303,37 @@ def training_data(args, dat, done):
     steps = args.steps_per_epoch or int(train.cardinality())
     if steps <= 0:
         raise RuntimeError(f'the number of training batches per pass is unknown ({steps})')
-    return train.repeat().skip(done * steps), valid, steps
+    train = train.repeat()
+    if args.substitution:
+        train = train.enumerate().map(lambda number, batch: _substituted_tf(number, batch, args))
+    return train.skip(done * steps), valid, steps
+
+
+def _substitution_seed(args, number):
+    """The seed of the substitutions in training batch ``number`` of the run's stream: a resumed
+    run augments the batches of its remaining epochs as an uninterrupted run does."""
+    return [args.seed, 1, int(number)]
+
+
+def _substituted(batches, args, first):
+    """NumPy batches ``(tokens, labels, ...)`` from batch number ``first`` on, with
+    ``--substitution`` applied to the tokens (`pfam_tokens.substitute`)."""
+    for number, (tokens, *rest) in enumerate(batches, start=first):
+        if args.substitution:
+            tokens = pfam_tokens.substitute(tokens, args.substitution,
+                                            _substitution_seed(args, number))
+        yield (tokens, *rest)
+
+
+def _substituted_tf(number, batch, args):
+    """`_substituted` for one batch of a ``tf.data`` stream enumerated from its start."""
+    import tensorflow as tf
+    tokens, *rest = batch
+    changed = tf.numpy_function(
+        lambda t, n: pfam_tokens.substitute(t, args.substitution, _substitution_seed(args, n)),
+        [tokens, number], tokens.dtype, stateful=False)
+    changed.set_shape(tokens.shape)
+    return (changed, *rest)
 
 
 def _validation_batches(dat, batch, widths=None):

@@ -112,6 +112,27 @@ class MaskedFill(keras.layers.Layer):
         return {**super().get_config(), 'value': self.value}
 
 
+# ---------------------------------------------------------------- loss
+@keras.saving.register_keras_serializable(package='pfam')
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy of integer labels against targets smoothed towards uniform: the true class
+    gets ``1 - label_smoothing + label_smoothing / K``, every other ``label_smoothing / K``
+    (Keras' SparseCategoricalCrossentropy has no ``label_smoothing``)."""
+
+    def __init__(self, label_smoothing=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        labels = ops.cast(ops.reshape(y_true, (-1,)), 'int32')
+        targets = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(targets, y_pred,
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), 'label_smoothing': self.label_smoothing}
+
+
 def _masked_average_pool(x, mask, pool_size, name):
     """AveragePooling1D that ignores padding: zero padded steps, extend T to a multiple of the
     pool size, average each window of ``pool_size`` steps. (B, T, C) → (B, ceil(T/p), C)."""
@@ -144,7 +165,8 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
                 rnn_units=(64, 64), pool_sizes=4,
                 attention_heads=(4,), key_dim=16, feed_forward=0, positional_max_wavelength=1e4,
                 dense_units=(64,), activation='elu', dropout=0.3, dense_dropout=0.5, l2=1e-4,
-                lr=3e-3, clipnorm=1e-2, jit_compile=False, compile=True, name=None):
+                label_smoothing=0.0, lr=3e-3, clipnorm=1e-2, jit_compile=False, compile=True,
+                name=None):
     """Build (and compile) one classifier of tokens (B, T) → class probabilities (B, n_classes).
 
     The defaults are the reference GRU of the 46-family benchmark (args_gru.txt); the reference
@@ -178,6 +200,8 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
             recurrent state): the strongest regulariser of this small-data task, where the
             classifier head overfits first.
         l2: L2 penalty on the kernels of Conv1D, recurrent, Dense and attention layers.
+        label_smoothing: train against targets smoothed towards uniform by this amount
+            (`SmoothedSparseCrossentropy`; 0: the plain sparse cross-entropy).
         lr: Adam learning rate.
         clipnorm: Adam's per-variable gradient norm clip (None for none).
         jit_compile: XLA compilation on TensorFlow; off by default because each bucket length
@@ -274,7 +298,9 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
             optimizer=keras.optimizers.Adam(learning_rate=lr, clipnorm=clipnorm),
             # the mean over the examples that count: NumPy batches (JAX) are filled up to the
             # batch size with examples of weight 0 (`pfam_loader.training_batches`)
-            loss=keras.losses.SparseCategoricalCrossentropy(reduction='mean_with_sample_weight'),
+            loss=(SmoothedSparseCrossentropy(label_smoothing, reduction='mean_with_sample_weight')
+                  if label_smoothing else
+                  keras.losses.SparseCategoricalCrossentropy(reduction='mean_with_sample_weight')),
             weighted_metrics=[  # Keras gives the weights to these only
                 keras.metrics.SparseCategoricalAccuracy(name='sparse_categorical_accuracy')],
             jit_compile=bool(jit_compile) or keras.backend.backend() == 'jax')

@@ -26,7 +26,7 @@ DEFAULT_COMPILE_CACHE = os.path.join(os.environ.get('XDG_CACHE_HOME') or
 MODEL_KNOBS = ('n_embeddings', 'conv_filters', 'conv_kernel', 'conv_stride', 'rnn_units',
                'pool_sizes', 'attention_heads', 'key_dim', 'feed_forward',
                'positional_max_wavelength', 'dense_units', 'activation', 'dropout',
-               'dense_dropout', 'l2', 'lr', 'clipnorm', 'jit_compile')
+               'dense_dropout', 'l2', 'label_smoothing', 'lr', 'clipnorm', 'jit_compile')
 
 
 def model_kwargs(args):
@@ -182,6 +182,12 @@ def create_parser(prog=None):
                             'final recurrent state)')
 
     training = parser.add_argument_group('optimizer and training')
+    training.add_argument('--label_smoothing', type=_fraction, default=0.0,
+                          help='train against targets smoothed towards uniform by this amount '
+                               '(0 for none; accuracy is unaffected in meaning)')
+    training.add_argument('--substitution', type=_fraction, default=0.0,
+                          help='augmentation: each residue of a training batch is replaced by a '
+                               'random standard amino acid with this probability (0 for none)')
     training.add_argument('--epochs', type=positive_int, default=25, help='maximum epochs')
     training.add_argument('--lr', type=_positive_float, default=3e-3, help='Adam learning rate')
     training.add_argument('--clipnorm', type=_non_negative_float, default=1e-2,

@@ -97,6 +97,19 @@ def decode(tokens):
     return ''.join(VOCABULARY[t - 1] for t in np.asarray(tokens) if t != PAD_TOKEN)
 
 
+def substitute(tokens, rate, seed):
+    """Point-substitution augmentation: ``tokens`` with each residue replaced, with probability
+    ``rate``, by one of the 20 standard amino acids drawn uniformly (it may draw the same one).
+    Padding stays padding; the result has the dtype of ``tokens``; the same ``seed`` (anything
+    `numpy.random.default_rng` takes) gives the same substitutions."""
+    tokens = np.asarray(tokens)
+    rng = np.random.default_rng(seed)
+    hit = (rng.random(tokens.shape) < rate) & (tokens != PAD_TOKEN)
+    out = tokens.copy()
+    out[hit] = rng.integers(1, len(AMINO_ACIDS) + 1, size=int(hit.sum()))
+    return out
+
+
 def sequence_lengths(ins):
     """Number of non-padding tokens of each row of a token matrix."""
     return np.count_nonzero(np.asarray(ins), axis=1)

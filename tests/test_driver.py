@@ -148,3 +148,30 @@ def test_args_file_allows_comments_and_several_values_per_line(tmp_path):
     path.write_text('# a comment\n--model_type mha   # trailing comment\n--attention_heads 2 2 2\n')
     args = arguments.parse_args([f'@{path}', '--epochs', '7'])
     assert (args.model_type, args.attention_heads, args.epochs) == ('mha', [2, 2, 2], 7)
+
+
+@pytest.mark.parametrize('backend', ['tensorflow', 'jax'])
+def test_substitution_augments_tokens_only_and_a_resumed_run_sees_the_same_batches(
+        demo_dir, monkeypatch, backend):
+    import pfam_loader
+    monkeypatch.setattr(keras.backend, 'backend', lambda: backend)   # the JAX path is NumPy only
+    dat = pfam_loader.load_rotation(demo_dir, 0, 'T')
+
+    def batches(substitution, done, count):
+        args = arguments.parse_args(['--dataset', demo_dir, '--version', 'T',
+                                     '--substitution', str(substitution)])
+        train, _, steps = hw6_base.training_data(args, dat, done)
+        stream = iter(train)
+        return [tuple(np.asarray(part) for part in next(stream)) for _ in range(count)], steps
+
+    plain, steps = batches(0, 0, 2)
+    augmented, _ = batches(0.25, 0, steps + 1)
+    for (tokens, labels, *_), (changed, same_labels, *_) in zip(plain, augmented):
+        np.testing.assert_array_equal(labels, same_labels)
+        np.testing.assert_array_equal(changed == 0, tokens == 0)             # padding kept
+        residues = tokens != 0
+        assert np.mean(changed[residues] != tokens[residues]) == pytest.approx(0.25 * 0.95,
+                                                                               abs=0.04)
+    resumed, _ = batches(0.25, 1, 1)                 # after epoch 1: batch number `steps` on
+    for part, expected in zip(resumed[0], augmented[steps]):
+        np.testing.assert_array_equal(part, expected)

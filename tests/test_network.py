@@ -193,3 +193,23 @@ def test_model_knobs_are_the_builders_keywords_and_defaults():
     expected = {knob: normalise(keywords[knob]) for knob in arguments.MODEL_KNOBS}
     assert arguments.model_kwargs(arguments.parse_args([])) == expected
     assert network.MODEL_TYPES == arguments.MODEL_TYPES
+
+
+def test_label_smoothing_loss_matches_its_formula_and_round_trips(tmp_path):
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], dtype='float32')
+    labels = np.array([[0], [1]])
+    smoothing = 0.3
+    targets = np.eye(3)[labels[:, 0]] * (1 - smoothing) + smoothing / 3
+    expected = float(np.mean(-(targets * np.log(probabilities)).sum(axis=1)))
+    loss = network.SmoothedSparseCrossentropy(smoothing)
+    assert float(loss(labels, probabilities)) == pytest.approx(expected, rel=1e-5)
+    plain = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
+    assert float(network.SmoothedSparseCrossentropy(0.0)(labels, probabilities)) == \
+        pytest.approx(float(plain), rel=1e-5)
+    model = network.small_test_model('gru', label_smoothing=smoothing)
+    assert model.loss.label_smoothing == smoothing
+    assert isinstance(network.small_test_model('gru').loss,
+                      keras.losses.SparseCategoricalCrossentropy)       # 0: the plain loss
+    path = str(tmp_path / 'smoothed.keras')
+    model.save(path)
+    assert keras.models.load_model(path).loss.label_smoothing == smoothing

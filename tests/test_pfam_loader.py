@@ -13,6 +13,7 @@ import pytest
 
 import pfam_formats
 import pfam_loader
+import pfam_tokens
 from conftest import REAL_CSV, REAL_FAMILIES, ROOT, needs_real_data
 
 
@@ -462,3 +463,19 @@ def test_killed_build_leaves_the_old_dataset_loadable(tmp_path):
             continue
         rows = [pfam_loader.decode(row) for t in tests for row in t]
         assert len(rows) == len(set(rows))                  # the 5 test folds partition the data
+
+
+def test_substitution_changes_residues_only_at_the_rate_and_repeats_with_the_seed():
+    tokens = np.zeros((200, 300), dtype=np.uint8)
+    tokens[:, :250] = pfam_loader.encode(['ACDEFGHIKLMNPQRSTVWYBZXUO' * 10] * 200)
+    assert (pfam_tokens.substitute(tokens, 0.0, 1) == tokens).all()
+    changed = pfam_tokens.substitute(tokens, 0.2, [0, 1, 5])
+    assert changed.dtype == tokens.dtype and (changed[:, 250:] == 0).all()      # padding kept
+    moved = changed != tokens
+    assert ((changed[moved] >= 1) & (changed[moved] <= 20)).all()   # into standard residues
+    # a draw of the residue it replaces changes nothing: 0.2 * 24/25 for these residues on average
+    assert np.mean(changed[:, :250] != tokens[:, :250]) == pytest.approx(0.2 * 0.96, abs=0.01)
+    assert (pfam_tokens.substitute(tokens, 0.2, [0, 1, 5]) == changed).all()
+    assert (pfam_tokens.substitute(tokens, 0.2, [0, 1, 6]) != changed).any()
+    every = pfam_tokens.substitute(tokens, 1.0 - 1e-12, 3)[:, :250]
+    assert set(np.unique(every)) <= set(range(1, 21))                 # standard residues only
