@@ -328,6 +328,19 @@ def per_family(results, model_type=None):
     return table.sort_values(['sequences', 'family'], kind='stable').reset_index(drop=True)
 
 
+def accuracy_by_size(table, bands=4):
+    """Accuracy by family size: a `per_family` table cut into ``bands`` groups of about as
+    many families each, from the smallest up; per group the range of sizes, families,
+    sequences, errors and accuracy (of the group's sequences)."""
+    group = pd.qcut(table['sequences'].rank(method='first'), min(bands, len(table)), labels=False)
+    rows = [{'sizes': f'{part.sequences.min():,}–{part.sequences.max():,}',
+             'families': len(part), 'sequences': int(part.sequences.sum()),
+             'errors': int(part.errors.sum()),
+             'accuracy': 1 - part.errors.sum() / max(part.sequences.sum(), 1)}
+            for _, part in table.groupby(group, sort=True)]
+    return pd.DataFrame(rows)
+
+
 def write_per_family(results, out_dir, model_type=None, rows=PER_FAMILY_ROWS):
     """``per_family.csv`` (every family) and ``per_family.md`` (the ``rows`` smallest families
     and the ``rows`` least accurate ones)."""
@@ -343,9 +356,15 @@ def write_per_family(results, out_dir, model_type=None, rows=PER_FAMILY_ROWS):
                   f'{r.mistaken_for or "–"} |' for r in part.itertuples()]
         return '\n'.join(lines)
     worst = table.sort_values(['accuracy', 'sequences'], kind='stable')
+    by_size = '\n'.join(['| sequences per family | families | sequences | errors | accuracy |',
+                         '|---|---|---|---|---|'] +
+                        [f'| {r.sizes} | {r.families} | {r.sequences:,} | {r.errors:,} | '
+                         f'{r.accuracy:.4f} |' for r in accuracy_by_size(table).itertuples()])
     label = TYPE_LABEL.get(model_type, model_type)
     text = (f'{label}, test folds of rotations {sorted(r for t, r in results if t == model_type)}'
             f' ({len(table)} families; per_family.csv has all).\n\n'
+            f'Accuracy by family size (quarters of the families, smallest first):\n\n'
+            f'{by_size}\n\n'
             f'The {rows} smallest families:\n\n{markdown(table.head(rows))}\n\n'
             f'The {rows} least accurate families:\n\n{markdown(worst.head(rows))}\n')
     path = os.path.join(out_dir, 'per_family.md')

@@ -260,6 +260,18 @@ def test_per_family_counts_errors_and_the_family_mistaken_for(tmp_path):
     text = open(path).read()
     assert '| PF00001.1 | 10 | 5 | 0.5000 | PF00003.1 |' in text
     assert len(pd.read_csv(tmp_path / 'per_family.csv')) == 5
+    assert '| sequences per family | families |' in text
+
+
+def test_accuracy_by_size_groups_families_from_the_smallest():
+    table = pd.DataFrame({'family': list('abcdefgh'), 'sequences': [5, 1, 9, 3, 7, 2, 8, 4],
+                          'errors': [1, 1, 0, 0, 7, 0, 4, 0]})
+    bands = figures.accuracy_by_size(table, bands=4)
+    assert bands['sizes'].tolist() == ['1–2', '3–4', '5–7', '8–9']
+    assert bands['families'].tolist() == [2, 2, 2, 2]
+    assert bands['sequences'].sum() == 39 and bands['errors'].tolist() == [1, 0, 8, 4]
+    assert bands['accuracy'].tolist() == pytest.approx([2 / 3, 1.0, 4 / 12, 13 / 17])
+    assert len(figures.accuracy_by_size(table.head(2), bands=4)) == 2      # fewer families
 
 
 def test_contingency_of_many_families_shows_those_with_the_most_errors(tmp_path):
