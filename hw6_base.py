@@ -294,8 +294,10 @@ def training_data(args, dat, done):
         per_pass, stream = pfam_loader.training_batches(dat, args.batch, lengths,
                                                         shuffle=args.shuffle != 0, seed=args.seed)
         steps = args.steps_per_epoch or per_pass
-        return (_substituted(stream(done * steps), args, done * steps),
-                _validation_batches(dat, args.batch, lengths), steps)
+        train = stream(done * steps)
+        if args.substitution:
+            train = _substituted(train, args, done * steps)
+        return train, _validation_batches(dat, args.batch, lengths), steps
     train, valid, _ = pfam_loader.create_tf_datasets(
         dat, batch=args.batch, prefetch=args.prefetch,
         shuffle=True if args.shuffle is None else args.shuffle, repeat=False, cache=args.cache,
@@ -319,10 +321,8 @@ def _substituted(batches, args, first):
     """NumPy batches ``(tokens, labels, ...)`` from batch number ``first`` on, with
     ``--substitution`` applied to the tokens (`pfam_tokens.substitute`)."""
     for number, (tokens, *rest) in enumerate(batches, start=first):
-        if args.substitution:
-            tokens = pfam_tokens.substitute(tokens, args.substitution,
-                                            _substitution_seed(args, number))
-        yield (tokens, *rest)
+        yield (pfam_tokens.substitute(tokens, args.substitution, _substitution_seed(args, number)),
+               *rest)
 
 
 def _substituted_tf(number, batch, args):
