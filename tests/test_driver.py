@@ -175,3 +175,23 @@ def test_substitution_augments_tokens_only_and_a_resumed_run_sees_the_same_batch
     resumed, _ = batches(0.25, 1, 1)                 # after epoch 1: batch number `steps` on
     for part, expected in zip(resumed[0], augmented[steps]):
         np.testing.assert_array_equal(part, expected)
+
+
+@pytest.mark.parametrize('model_type', ['rnn', 'gru', 'mha'])
+def test_committed_reference_results_ran_the_committed_args_files(model_type):
+    """Every committed result of results/pfam46 was trained with the model and training knobs
+    of today's args_{type}.txt (and results/pfam46/args/ holds that file): a configuration
+    changed without re-running the reference, or results copied in from another run, fail here."""
+    configured = vars(arguments.parse_args([f'@{os.path.join(ROOT, f"args_{model_type}.txt")}']))
+    knobs = arguments.MODEL_KNOBS + ('epochs', 'batch', 'lr_schedule', 'lr_min', 'substitution',
+                                     'dataset', 'version')
+    with open(os.path.join(ROOT, 'args_' + model_type + '.txt')) as a, \
+            open(os.path.join(ROOT, 'results', 'pfam46', 'args', f'args_{model_type}.txt')) as b:
+        assert a.read() == b.read()
+    paths = sorted(glob.glob(os.path.join(ROOT, 'results', 'pfam46', f'{model_type}_rot*_results.pkl')))
+    assert len(paths) == 5
+    for path in paths:
+        result, problem = job_control.read_result(path)
+        assert problem is None, (path, problem)
+        ran = {knob: result['args'].get(knob) for knob in knobs}
+        assert ran == {knob: configured[knob] for knob in knobs}, path
