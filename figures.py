@@ -350,16 +350,15 @@ def write_per_family(results, out_dir, model_type=None, rows=PER_FAMILY_ROWS):
                              lambda f: table.to_csv(f, index=False, float_format='%.6g'), 'w')
 
     def markdown(part):
-        lines = ['| family | sequences | errors | accuracy | most often mistaken for |',
-                 '|---|---|---|---|---|']
-        lines += [f'| {r.family} | {r.sequences:,} | {r.errors:,} | {r.accuracy:.4f} | '
-                  f'{r.mistaken_for or "–"} |' for r in part.itertuples()]
-        return '\n'.join(lines)
+        return '\n'.join(fileio.markdown_table(
+            ['family', 'sequences', 'errors', 'accuracy', 'most often mistaken for'],
+            [[r.family, f'{r.sequences:,}', f'{r.errors:,}', f'{r.accuracy:.4f}',
+              r.mistaken_for or '–'] for r in part.itertuples()]))
     worst = table.sort_values(['accuracy', 'sequences'], kind='stable')
-    by_size = '\n'.join(['| sequences per family | families | sequences | errors | accuracy |',
-                         '|---|---|---|---|---|'] +
-                        [f'| {r.sizes} | {r.families} | {r.sequences:,} | {r.errors:,} | '
-                         f'{r.accuracy:.4f} |' for r in accuracy_by_size(table).itertuples()])
+    by_size = '\n'.join(fileio.markdown_table(
+        ['sequences per family', 'families', 'sequences', 'errors', 'accuracy'],
+        [[r.sizes, r.families, f'{r.sequences:,}', f'{r.errors:,}', f'{r.accuracy:.4f}']
+         for r in accuracy_by_size(table).itertuples()]))
     label = TYPE_LABEL.get(model_type, model_type)
     text = (f'{label}, test folds of rotations {sorted(r for t, r in results if t == model_type)}'
             f' ({len(table)} families; per_family.csv has all).\n\n'

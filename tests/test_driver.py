@@ -182,13 +182,14 @@ def test_committed_reference_results_ran_the_committed_args_files(model_type):
     """Every committed result of results/pfam46 was trained with the model and training knobs
     of today's args_{type}.txt (and results/pfam46/args/ holds that file): a configuration
     changed without re-running the reference, or results copied in from another run, fail here."""
-    configured = vars(arguments.parse_args([f'@{os.path.join(ROOT, f"args_{model_type}.txt")}']))
+    args_file = os.path.join(ROOT, f'args_{model_type}.txt')
+    reference = os.path.join(ROOT, 'results', 'pfam46')
+    configured = vars(arguments.parse_args([f'@{args_file}']))
     knobs = arguments.MODEL_KNOBS + ('epochs', 'batch', 'lr_schedule', 'lr_min', 'substitution',
                                      'dataset', 'version')
-    with open(os.path.join(ROOT, 'args_' + model_type + '.txt')) as a, \
-            open(os.path.join(ROOT, 'results', 'pfam46', 'args', f'args_{model_type}.txt')) as b:
+    with open(args_file) as a, open(os.path.join(reference, 'args', f'args_{model_type}.txt')) as b:
         assert a.read() == b.read()
-    paths = sorted(glob.glob(os.path.join(ROOT, 'results', 'pfam46', f'{model_type}_rot*_results.pkl')))
+    paths = sorted(glob.glob(os.path.join(reference, f'{model_type}_rot*_results.pkl')))
     assert len(paths) == 5
     for path in paths:
         result, problem = job_control.read_result(path)
