@@ -408,34 +408,44 @@ def model_fingerprint(model):
     return f'{model.output_shape[-1]}:{digest.hexdigest()[:16]}'
 
 
-def _forward_function(model):
-    """NumPy tokens (B, T) → NumPy probabilities, compiled once per model and input shape.
+def _forward_function(models):
+    """NumPy tokens (B, T) → NumPy sum of the class probabilities of ``models`` (a tuple; one
+    model or the members of an ensemble), compiled once per model set and input shape.
 
-    TensorFlow: one ``tf.function`` kept off the model (a weak reference, so the cache does not
-    keep the model alive). Other backends (JAX): Keras' own compiled ``predict_on_batch``.
+    TensorFlow: one ``tf.function`` for all members, so one call per batch runs them all and
+    the graph executor can overlap them (the recurrent members are loops of small steps that
+    leave a core idle); kept off the models (weak references, so the cache keeps no model
+    alive). Other backends (JAX): Keras' own compiled ``predict_on_batch`` of each member.
     """
     if keras.backend.backend() != 'tensorflow':
-        return model.predict_on_batch
-    forward = _FORWARD.get(model)
-    if forward is None:
+        return lambda tokens: sum(model.predict_on_batch(tokens) for model in models)
+    cached = _FORWARD.setdefault(models[0], {})
+    key = tuple(id(model) for model in models[1:])
+    forward = cached.get(key)
+    if forward is None or any(reference() is None for reference in forward.references):
         import tensorflow as tf               # deferred: only the TensorFlow backend needs it
-        reference = weakref.ref(model)
-        traced = tf.function(lambda x: reference()(x, training=False), reduce_retracing=True,
-                             autograph=False)
-        forward = _FORWARD[model] = lambda tokens: traced(tf.constant(tokens)).numpy()
+        references = [weakref.ref(model) for model in models]
+        traced = tf.function(
+            lambda x: tf.add_n([reference()(x, training=False) for reference in references]),
+            reduce_retracing=True, autograph=False)
+        forward = cached[key] = lambda tokens: traced(tf.constant(tokens)).numpy()
+        forward.references = references
     return forward
 
 
 def predict_probabilities(model, ins, batch=128, verbose=0):
-    """Class probabilities of a token matrix, rows in the order of ``ins``.
+    """Class probabilities of a token matrix, rows in the order of ``ins``: of one model, or the
+    mean of an ensemble's (a list of models).
 
-    A variable-length model gets batches of similar length (`pfam_loader.length_order`), each
+    Variable-length models get batches of similar length (`pfam_loader.length_order`), each
     trimmed to the smallest of `pfam_loader.default_bucket_lengths` that holds its longest
     sequence: a few distinct shapes, so one compiled function serves them all, and little
-    padding. A fixed-length model gets ``ins`` padded or trimmed to its input length.
+    padding; the members of an ensemble share each batch and one compiled function. A
+    fixed-length model gets ``ins`` padded or trimmed to its input length.
 
     Args:
-        model: a model from `build_model` (or loaded from its ``.keras`` file).
+        model: a model from `build_model` (or loaded from its ``.keras`` file), or a list of
+            them with the same classes.
         ins: (N, T) uint8/int tokens; right padding expected, rows padded on the left (the
             course's ``pad_sequences`` default) are shifted to the right first, so no residue is
             trimmed away.
@@ -445,20 +455,23 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
     Returns:
         float32 array (N, n_classes).
     """
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
     ins = pfam_loader.right_padded(np.asarray(ins))
-    width = model.input_shape[1]
-    if width is not None:
+    total = np.zeros((len(ins), models[0].output_shape[-1]), dtype=np.float32)
+    variable = tuple(m for m in models if m.input_shape[1] is None)
+    for fixed_model in (m for m in models if m.input_shape[1] is not None):
+        width = fixed_model.input_shape[1]
         fixed = np.zeros((len(ins), width), dtype=np.int32)
         fixed[:, :min(width, ins.shape[1])] = ins[:, :width]
-        return model.predict(fixed, batch_size=batch, verbose=verbose)
-    forward = _forward_function(model)
-    widths = pfam_loader.default_bucket_lengths(max(ins.shape[1], 1))
-    probabilities = np.empty((len(ins), model.output_shape[-1]), dtype=np.float32)
-    progress = keras.utils.Progbar(len(ins)) if verbose else None
-    done = 0
-    for rows, width in pfam_loader.length_batches(ins, batch, widths):
-        probabilities[rows] = forward(ins[rows, :width].astype(np.int32))
-        done += len(rows)
-        if progress:
-            progress.update(done)
-    return probabilities
+        total += fixed_model.predict(fixed, batch_size=batch, verbose=verbose)
+    if variable:
+        forward = _forward_function(variable)
+        widths = pfam_loader.default_bucket_lengths(max(ins.shape[1], 1))
+        progress = keras.utils.Progbar(len(ins)) if verbose else None
+        done = 0
+        for rows, width in pfam_loader.length_batches(ins, batch, widths):
+            total[rows] += forward(ins[rows, :width].astype(np.int32))
+            done += len(rows)
+            if progress:
+                progress.update(done)
+    return total / len(models) if len(models) > 1 else total

@@ -238,8 +238,9 @@ def predict_sequences(models, sequences, batch=128, verbose=0):
     for amino-acid strings, in their order. One batching pass serves every member: the
     sequences are grouped by `batch_size_for` (the smallest of the members' sizes when one of
     them attends, whose memory grows with the square of the length) and each group is encoded
-    once, then given to every member (`network.predict_probabilities`, which batches it by
-    length), so that one long sequence does not widen the matrix of all the others."""
+    once, then given to the members together (`network.predict_probabilities`, which batches
+    it by length and runs every member on each batch in one compiled call), so that one long
+    sequence does not widen the matrix of all the others."""
     import keras
 
     import network
@@ -251,10 +252,9 @@ def predict_sequences(models, sequences, batch=128, verbose=0):
     for size in sorted(set(sizes.tolist()), reverse=True):
         index = np.flatnonzero(sizes == size)
         tokens = pfam_loader.encode([sequences[i] for i in index])
-        for model in models:
-            probabilities[index] += network.predict_probabilities(
-                model, tokens, size, verbose=verbose if size == batch else 0)
-    return probabilities / len(models)
+        probabilities[index] = network.predict_probabilities(
+            models, tokens, size, verbose=verbose if size == batch else 0)
+    return probabilities
 
 
 def length_notes(sequences, meta):

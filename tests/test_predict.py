@@ -439,6 +439,25 @@ def test_an_ensemble_averages_its_members(trained, tmp_path):
         assert probability == pytest.approx((outputs['a'][key] + outputs['b'][key]) / 2, abs=2e-6)
 
 
+def test_an_ensemble_runs_its_members_together_and_gives_their_mean(trained, tmp_path):
+    """One compiled call per batch for the variable-length members, a fixed-length member
+    beside them: the mean of the members' own probabilities, in any member order, and a cached
+    ensemble function never answers for another member set."""
+    model_path, dat = trained
+    first = network.load_model(model_path)
+    other = network.load_model(_other_model(model_path, tmp_path))
+    fixed = network.build_model('gru', dat['n_tokens'], dat['n_classes'], len_max=64,
+                                conv_filters=8, rnn_units=[8], dense_units=[])
+    ins = dat['ins_test'][:50]
+    alone = [network.predict_probabilities(model, ins, 16) for model in (first, other, fixed)]
+    assert np.abs(alone[0] - alone[1]).max() > 0.01              # the members differ
+    np.testing.assert_allclose(network.predict_probabilities([first, other], ins, 16),
+                               (alone[0] + alone[1]) / 2, atol=2e-6)
+    np.testing.assert_allclose(network.predict_probabilities([other, first, fixed], ins, 16),
+                               sum(alone) / 3, atol=2e-6)
+    np.testing.assert_allclose(network.predict_probabilities(first, ins, 16), alone[0], atol=0)
+
+
 def test_an_ensemble_of_models_with_other_classes_is_refused(trained, tmp_path, capsys):
     model_path, dat = trained
     names = json.load(open(predict.meta_path(model_path)))['class_names']
