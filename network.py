@@ -359,7 +359,8 @@ def render_model(model, path, dpi=96):
     return path
 
 
-#: model → its inference tf.function (kept off the model so saving it is unaffected)
+#: model → {ids of the other ensemble members (none: ``()``) → inference function}, kept off
+#: the model so saving it is unaffected
 _FORWARD = weakref.WeakKeyDictionary()
 
 
