@@ -426,9 +426,9 @@ def _forward_function(models):
     if forward is None or any(reference() is None for reference in forward.references):
         import tensorflow as tf               # deferred: only the TensorFlow backend needs it
         references = [weakref.ref(model) for model in models]
-        traced = tf.function(
+        traced = tf.function(      # one trace for every batch shape: tracing, not compute,
             lambda x: tf.add_n([reference()(x, training=False) for reference in references]),
-            reduce_retracing=True, autograph=False)
+            input_signature=[tf.TensorSpec([None, None], tf.int32)], autograph=False)
         forward = cached[key] = lambda tokens: traced(tf.constant(tokens)).numpy()
         forward.references = references
     return forward
