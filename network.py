@@ -411,7 +411,7 @@ def model_fingerprint(model):
 
 def _forward_function(models):
     """NumPy tokens (B, T) → NumPy sum of the class probabilities of ``models`` (a tuple; one
-    model or the members of an ensemble), compiled once per model set and input shape.
+    model or the members of an ensemble), traced once per model set for every batch shape.
 
     TensorFlow: one ``tf.function`` for all members, so one call per batch runs them all and
     the graph executor can overlap them (the recurrent members are loops of small steps that
