@@ -359,8 +359,8 @@ def render_model(model, path, dpi=96):
     return path
 
 
-#: model → {ids of the other ensemble members (none: ``()``) → inference function}, kept off
-#: the model so saving it is unaffected
+#: model → {ids of the other ensemble members (none: ``()``) → (weak references to all members,
+#: inference function)}, kept off the model so saving it is unaffected
 _FORWARD = weakref.WeakKeyDictionary()
 
 
@@ -421,17 +421,18 @@ def _forward_function(models):
     if keras.backend.backend() != 'tensorflow':
         return lambda tokens: sum(model.predict_on_batch(tokens) for model in models)
     cached = _FORWARD.setdefault(models[0], {})
+    for key, (references, _) in list(cached.items()):   # a member is gone: its id may come back
+        if any(reference() is None for reference in references):
+            del cached[key]
     key = tuple(id(model) for model in models[1:])
-    forward = cached.get(key)
-    if forward is None or any(reference() is None for reference in forward.references):
+    if key not in cached:
         import tensorflow as tf               # deferred: only the TensorFlow backend needs it
         references = [weakref.ref(model) for model in models]
         traced = tf.function(      # one trace for every batch shape: tracing, not compute,
             lambda x: tf.add_n([reference()(x, training=False) for reference in references]),
             input_signature=[tf.TensorSpec([None, None], tf.int32)], autograph=False)
-        forward = cached[key] = lambda tokens: traced(tf.constant(tokens)).numpy()
-        forward.references = references
-    return forward
+        cached[key] = references, lambda tokens: traced(tf.constant(tokens)).numpy()
+    return cached[key][1]
 
 
 def predict_probabilities(model, ins, batch=128, verbose=0):
@@ -475,4 +476,4 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
             done += len(rows)
             if progress:
                 progress.update(done)
-    return total / len(models) if len(models) > 1 else total
+    return total / len(models)
