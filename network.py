@@ -162,7 +162,7 @@ def _as_list(value, n, what):
 def build_model(model_type, n_tokens, n_classes, len_max=None, *,
                 n_embeddings=16,
                 conv_filters=256, conv_kernel=9, conv_stride=2,
-                rnn_units=(64, 64), pool_sizes=4,
+                rnn_units=(64, 64), pool_sizes=4, bidirectional=False,
                 attention_heads=(4,), key_dim=16, feed_forward=0, positional_max_wavelength=1e4,
                 dense_units=(64,), activation='elu', dropout=0.3, dense_dropout=0.5, l2=1e-4,
                 label_smoothing=0.0, lr=3e-3, clipnorm=1e-2, jit_compile=False, compile=True,
@@ -185,6 +185,10 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
         conv_stride: stride of the Conv1D (the first down-sampling of the sequence).
         rnn_units: recurrent types: units of each recurrent module; all but the last return
             sequences and are followed by average pooling, the last returns its final state.
+        bidirectional: recurrent types: run every recurrent layer in both directions
+            (`keras.layers.Bidirectional`, outputs concatenated: 2 x units features); the
+            backward pass ends at the first residue, so the final state no longer has to carry
+            the start of a long sequence through all of it.
         pool_sizes: pool size after each pooled module (an int for all, or a list: one per
             recurrent module but the last, or one per attention module).
         attention_heads: mha: number of heads of each attention module (one entry per module).
@@ -277,14 +281,19 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
         x = layers.GlobalMaxPooling1D(name='global_max_pool')(x)                      # (B, C)
         x = layers.Dropout(dense_dropout, name='pooled_dropout')(x)
     else:
-        recurrent = RECURRENT_LAYERS[model_type]
+        def recurrent(units, name, **kwargs):
+            layer = RECURRENT_LAYERS[model_type](units, kernel_regularizer=regularizer,
+                                                 name=name, **kwargs)
+            return layers.Bidirectional(layer, name=f'{name}_bidirectional') if bidirectional \
+                else layer
+
         for i, (units, pool) in enumerate(zip(rnn_units[:-1], pool_sizes)):
-            x = recurrent(units, return_sequences=True, kernel_regularizer=regularizer,
-                          name=f'{model_type}{i}')(x, mask=mask)                      # (B, T', U)
+            x = recurrent(units, f'{model_type}{i}', return_sequences=True)(
+                x, mask=mask)                                                         # (B, T', U)
             x = layers.Dropout(dropout, name=f'{model_type}{i}_dropout')(x)
             x, mask = _masked_average_pool(x, mask, pool, f'pool{i}')
-        x = recurrent(rnn_units[-1], kernel_regularizer=regularizer,
-                      name=f'{model_type}{len(rnn_units) - 1}')(x, mask=mask)         # (B, U)
+        x = recurrent(rnn_units[-1], f'{model_type}{len(rnn_units) - 1}')(
+            x, mask=mask)                                                             # (B, U)
         x = layers.Dropout(dense_dropout, name='final_dropout')(x)
 
     for i, units in enumerate(dense_units):

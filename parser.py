@@ -24,7 +24,7 @@ DEFAULT_COMPILE_CACHE = os.path.join(os.environ.get('XDG_CACHE_HOME') or
 #: builder's keywords come from here (`model_kwargs`), and tests/test_network.py pins this
 #: tuple and the defaults below to the builder's keyword-only signature and defaults.
 MODEL_KNOBS = ('n_embeddings', 'conv_filters', 'conv_kernel', 'conv_stride', 'rnn_units',
-               'pool_sizes', 'attention_heads', 'key_dim', 'feed_forward',
+               'pool_sizes', 'bidirectional', 'attention_heads', 'key_dim', 'feed_forward',
                'positional_max_wavelength', 'dense_units', 'activation', 'dropout',
                'dense_dropout', 'l2', 'label_smoothing', 'lr', 'clipnorm', 'jit_compile')
 
@@ -159,6 +159,9 @@ def create_parser(prog=None):
                             'followed by average pooling, the last returns its final state')
     model.add_argument('--pool_sizes', type=positive_int, nargs='+', default=[4],
                        help='pool size after each pooled module (one value: all modules)')
+    model.add_argument('--bidirectional', action=argparse.BooleanOptionalAction, default=False,
+                       help='rnn/gru/lstm: every recurrent layer reads the sequence in both '
+                            'directions (Keras Bidirectional; twice the recurrent work)')
     model.add_argument('--attention_heads', type=positive_int, nargs='+', default=[4],
                        help='mha: heads per attention module (one entry per module)')
     model.add_argument('--key_dim', type=positive_int, default=16,

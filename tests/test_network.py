@@ -125,6 +125,23 @@ def test_layer_stack_follows_the_course_classes():
     assert [type(l).__name__ for l in rnn.layers].count('SimpleRNN') == 1
 
 
+@pytest.mark.filterwarnings('ignore:Skipping variable loading for optimizer')   # never trained
+def test_bidirectional_recurrent_layers_ignore_padding_and_round_trip(tmp_path):
+    keras.utils.set_random_seed(2)
+    model = network.small_test_model('rnn', bidirectional=True, rnn_units=(16, 12))
+    wrapped = [l for l in model.layers if type(l).__name__ == 'Bidirectional']
+    assert [type(l.forward_layer).__name__ for l in wrapped] == ['SimpleRNN', 'SimpleRNN']
+    assert [l.output.shape[-1] for l in wrapped] == [32, 24]            # both directions
+    assert wrapped[0].forward_layer.return_sequences and not wrapped[1].forward_layer.return_sequences
+    short = model.predict(pfam_loader.encode(SEQUENCES), verbose=0)
+    long = model.predict(pfam_loader.encode(SEQUENCES, len_max=400), verbose=0)
+    np.testing.assert_allclose(short, long, atol=1e-5)                  # the backward pass too
+    path = str(tmp_path / 'bi.keras')
+    model.save(path)
+    np.testing.assert_allclose(keras.models.load_model(path).predict(
+        pfam_loader.encode(SEQUENCES), verbose=0), short, atol=1e-6)
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(model_type='cnn'), "got 'cnn'"),
     (dict(n_embeddings=26), 'fewer embeddings than tokens'),
