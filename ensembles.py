@@ -16,6 +16,7 @@ type of rotation 0; MHA of every rotation; all 15 models); the better of two run
 Wall-clock: close other work first.
 """
 import argparse
+import itertools
 import json
 import os
 import re
@@ -63,8 +64,10 @@ def ensemble_accuracy(results, members):
 
 
 def accuracy_table(results):
-    """One row per rotation: each type's accuracy, the pair GRU+MHA and all types together."""
-    combinations = {**{t: (t,) for t in TYPES}, 'gru+mha': ('gru', 'mha'), 'all types': TYPES}
+    """One row per rotation: each type's accuracy, every pair of types and all types together."""
+    combinations = {**{t: (t,) for t in TYPES},
+                    **{'+'.join(pair): pair for pair in itertools.combinations(TYPES, 2)},
+                    'all types': TYPES}
     rows = []
     for rotation in job_control.ROTATIONS:
         row = {'rotation': rotation, 'n_test': None}

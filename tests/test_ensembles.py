@@ -32,14 +32,14 @@ def _write_results(path, rotations, wrong_rows, n=20, n_classes=4, shuffle_label
 def test_the_ensemble_of_a_rotation_is_the_mean_of_its_members(tmp_path):
     _write_results(tmp_path, [0, 1], {'rnn': [0, 1, 2, 5], 'gru': [2, 3, 5], 'mha': [4, 5]})
     labels, rows, mean = ensembles.accuracy_table(ensembles.load_results(str(tmp_path)))
-    assert labels == ['rnn', 'gru', 'mha', 'gru+mha', 'all types']
+    assert labels == ['rnn', 'gru', 'mha', 'rnn+gru', 'rnn+mha', 'gru+mha', 'all types']
     row = rows[0]
     assert (row['rnn errors'], row['gru errors'], row['mha errors']) == (4, 3, 2)
     # a wrong member (0.6 against 0.3 for the truth) is outvoted by a right one (0.85), even two
     # wrong ones by one right one (0.3 + 0.3 + 0.85 > 0.6 + 0.6 + 0.05); row 5, wrong in every
     # member, stays wrong
     assert (row['all types errors'], row['all types']) == (1, pytest.approx(19 / 20))
-    assert row['gru+mha errors'] == 1
+    assert (row['rnn+gru errors'], row['rnn+mha errors'], row['gru+mha errors']) == (2, 1, 1)
     assert [r['n_test'] for r in rows] == [20, 20, None, None, None]
     assert mean['all types'] == pytest.approx(0.95) and mean['rnn'] == pytest.approx(16 / 20)
 
@@ -50,7 +50,7 @@ def test_members_tested_on_different_folds_are_refused(tmp_path, capsys):
     out = tmp_path / 'e.json'
     assert ensembles.main(['--results_path', str(tmp_path), '--no-speed', '--out', str(out)]) == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert line == ("ensembles.py: error: ('mha', 0) and ('gru', 0) were not tested on the same "
+    assert line == ("ensembles.py: error: ('gru', 0) and ('rnn', 0) were not tested on the same "
                     'fold and classes')
     assert not out.exists()
 
