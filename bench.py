@@ -45,14 +45,15 @@ def reference_args(model_type, suffix=''):
     return arguments.parse_args(argv)
 
 
-def _train_rate(model, dataset, steps, warmup, batch, passes=None):
-    """Training samples/s: the faster of ``passes`` timed passes of ``steps`` batches, after
-    ``warmup`` untimed ones. On the 2-core VM a pass now and then took ~1.5× as long as the next
-    one with the same model (82 s against 55 s for 400 course-scale GRU steps; the input pipeline
+def _train_rate(model, dataset, steps, warmup, batch):
+    """Training samples/s: the faster of `TIMED_PASSES` timed passes of ``steps`` batches, after
+    ``warmup`` untimed ones. On the 2-core VM a pass now and then took ~1.5× as long as the others
+    with the same model (82 s against 55 s for 400 course-scale GRU steps; the input pipeline
     alone delivers those batches in ~6 s), so a single pass under-reports."""
-    model.fit(dataset, steps_per_epoch=max(warmup, 1), epochs=1, verbose=0, shuffle=False)
+    if warmup:
+        model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)
     seconds = []
-    for _ in range(passes or TIMED_PASSES):
+    for _ in range(TIMED_PASSES):
         started = time.perf_counter()
         model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
         seconds.append(time.perf_counter() - started)
