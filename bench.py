@@ -27,8 +27,9 @@ import fileio
 import job_control
 import parser as arguments
 import pfam_loader
+import settings
 
-DEFAULT_TYPES = tuple(job_control.EXPERIMENTS['reference']['model_type'])
+DEFAULT_TYPES = job_control.REFERENCE_TYPES
 
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -38,11 +39,12 @@ TIMED_PASSES = 2        # training rates: the faster of this many timed passes (
 
 
 def reference_args(model_type, suffix=''):
-    """The driver's args for ``model_type`` from ``args_{type}{suffix}.txt`` (defaults when there
-    is none)."""
-    path = os.path.join(ROOT, f'args_{model_type}{suffix}.txt')
-    argv = ([f'@{path}'] if os.path.isfile(path) else []) + ['--model_type', model_type]
-    return arguments.parse_args(argv)
+    """The driver's args of preset ``{type}{suffix}`` (`settings.PRESETS`; the defaults with
+    ``--model_type`` when there is none)."""
+    name = f'{model_type}{suffix}'
+    if name in settings.PRESETS:
+        return arguments.parse_args(['--preset', name])
+    return arguments.parse_args(['--model_type', model_type])
 
 
 def _train_rate(model, dataset, steps, warmup, batch):
@@ -75,7 +77,7 @@ def _infer_rate(model, tokens):
 def _build(model_type, dat, args):
     import network
     return network.build_model(model_type, dat['n_tokens'], dat['n_classes'],
-                               **arguments.model_kwargs(args))
+                               **settings.model_kwargs(args))
 
 
 def bench_type(model_type, dat, steps, warmup, batch, n_infer):
@@ -215,7 +217,7 @@ def main(argv=None):
                         help='rotation pickles; the demo data is used when they are missing')
     parser.add_argument('--version', default=pfam_loader.DEFAULT_VERSION)
     parser.add_argument('--types', nargs='+', default=list(DEFAULT_TYPES),
-                        choices=arguments.MODEL_TYPES)
+                        choices=settings.MODEL_TYPES)
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--steps', type=int, default=150,
                         help='timed training steps per pass and mode, the faster of '

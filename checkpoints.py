@@ -7,7 +7,6 @@ leaves a loadable checkpoint. Used by `hw6_base` (see its docstring for the whol
 import json
 import os
 import re
-import shutil
 import sys
 
 import numpy as np
@@ -107,15 +106,20 @@ def load(model, run_dir):
     return None
 
 
+def recorded_config(run_dir):
+    """``(epochs, configuration)`` of the newest checkpoint of ``run_dir`` that records a state
+    (configuration None when it predates the record), or None when there is no checkpoint; the
+    weights are not read. The driver compares it with the requested configuration before it
+    resumes."""
+    for epochs in _epochs(run_dir):
+        try:
+            with open(_files(run_dir, epochs)[1]) as f:
+                return epochs, json.load(f).get('config')
+        except (OSError, ValueError, AttributeError):
+            continue
+    return None
+
+
 def weights_file(run_dir, epochs):
     """The weights file of the checkpoint after ``epochs`` finished epochs."""
     return _files(run_dir, epochs)[0]
-
-
-def remove_run_dir(run_dir):
-    """Delete a run directory, renamed away first: a kill midway must not leave half a set of
-    checkpoints where a later run of this name would resume from."""
-    trash = run_dir + '.deleting'
-    shutil.rmtree(trash, ignore_errors=True)
-    os.replace(run_dir, trash)
-    shutil.rmtree(trash, ignore_errors=True)

@@ -30,7 +30,7 @@ import fileio
 import job_control
 import pfam_loader
 
-TYPES = tuple(job_control.EXPERIMENTS['reference']['model_type'])
+TYPES = job_control.REFERENCE_TYPES
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 

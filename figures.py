@@ -29,14 +29,15 @@ import sys
 import numpy as np
 import pandas as pd
 
+import artefacts
 import fileio
 import job_control
-import parser as arguments
 import pfam_loader
+import settings
 
 FIGURE0 = {'rnn': 'figure0a_rnn.png', 'gru': 'figure0b_gru.png', 'mha': 'figure0c_mha.png',
            'lstm': 'figure0d_lstm.png'}
-TYPE_ORDER = arguments.MODEL_TYPES
+TYPE_ORDER = settings.MODEL_TYPES
 TYPE_LABEL = {'rnn': 'SimpleRNN', 'gru': 'GRU', 'lstm': 'LSTM', 'mha': 'MHA'}
 TYPE_COLOR = {'rnn': 'tab:green', 'gru': 'tab:blue', 'lstm': 'tab:purple', 'mha': 'tab:red'}
 ROTATION_STYLE = [('-', 'o'), ('--', 's'), (':', '^'), ('-.', 'D'), ((0, (5, 1, 1, 1)), 'v')]
@@ -70,6 +71,7 @@ def load_results(results_dir):
     """
     if not os.path.isdir(results_dir):
         raise ResultsError(f'{results_dir}: no such directory')
+    artefacts.settle_all(results_dir)             # a publish a kill interrupted: finish it
     paths = sorted(glob.glob(os.path.join(results_dir, '**', '*_results.pkl'), recursive=True),
                    key=_mtime)
     if not paths:
@@ -139,7 +141,8 @@ def figure0(results, out_dir):
         if model is None:
             model = network.build_model(model_type, pfam_loader.N_TOKENS,
                                         len(result['class_names']), compile=False,
-                                        **arguments.model_kwargs(result['args']))
+                                        **settings.model_kwargs(result.get('config')
+                                                                or result['args']))
         name = FIGURE0.get(model_type, f'figure0_{model_type}.png')
         try:
             written.append(network.render_model(model, os.path.join(out_dir, name)))
@@ -477,7 +480,7 @@ def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
         absent = [r for r in rots if (model_type, r) not in results]
         if absent:
             note(f'{model_type}: no result for rotation(s) {absent}; skipped there')
-    for model_type in job_control.EXPERIMENTS['reference']['model_type']:
+    for model_type in job_control.REFERENCE_TYPES:
         if model_type not in types:
             note(f'no {model_type} results; it is missing from every figure')
     baseline = load_baseline(results_dir)

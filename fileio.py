@@ -1,10 +1,17 @@
 """General file helpers of the suite: one-line user errors, progress lines, atomic writes,
-text that may be gzipped, and content hashes. Nothing here knows about Pfam."""
+advisory file locks, text that may be gzipped, and content hashes. Nothing here knows about
+Pfam."""
+import contextlib
+import errno
+import fcntl
 import gzip
 import hashlib
+import io
 import os
 import sys
 import tempfile
+import threading
+import zlib
 
 
 class DataError(ValueError):
@@ -71,13 +78,137 @@ def atomic_write(path, write, mode='wb'):
         raise
 
 
+#: What reading a truncated or damaged gzip file raises (`open_text` turns them into `DataError`).
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+class _CheckedGzipFile(gzip.GzipFile):
+    """A gzip file whose decompression errors raise `DataError` naming the file."""
+
+    def __init__(self, path):
+        super().__init__(path, 'rb')
+        self.path = path
+
+    def _checked(self, method, *args):
+        try:
+            return method(*args)
+        except GZIP_ERRORS as err:
+            raise DataError(f'{self.path}: truncated or damaged gzip file ({err})') from None
+
+    def read(self, size=-1):
+        return self._checked(super().read, size)
+
+    def read1(self, size=-1):
+        return self._checked(super().read1, size)
+
+    def peek(self, n):
+        return self._checked(super().peek, n)
+
+    def readline(self, size=-1):
+        return self._checked(super().readline, size)
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self._checked(super().seek, offset, whence)
+
+
 def open_text(path):
-    """Open a text file, gzip-compressed or not (Pfam files are latin-1 in places)."""
+    """Open a text file, gzip-compressed or not, for reading.
+
+    A UTF-8 byte-order mark at the start is skipped; undecodable bytes (Pfam files are latin-1
+    in places) become U+FFFD. Reading a truncated or damaged gzip file raises `DataError` naming
+    it, not ``EOFError``.
+    """
     with open(path, 'rb') as f:
         gzipped = f.read(2) == b'\x1f\x8b'
     if gzipped:
-        return gzip.open(path, 'rt', encoding='utf-8', errors='replace')
-    return open(path, 'rt', encoding='utf-8', errors='replace')
+        return io.TextIOWrapper(_CheckedGzipFile(path), encoding='utf-8-sig', errors='replace')
+    return open(path, 'rt', encoding='utf-8-sig', errors='replace')
+
+
+# ---------------------------------------------------------------- advisory locks
+_held_locks = threading.local()        # per thread: real path -> [fd, shared, depth]
+
+
+def _open_lock_file(path, create):
+    """A descriptor of lock file ``path`` (created when ``create`` and the folder is writable),
+    or None when it is absent or cannot be opened for want of permission."""
+    flags = [os.O_RDWR | os.O_CREAT] if create else []
+    for flag in flags + [os.O_RDONLY]:
+        try:
+            return os.open(path, flag | getattr(os, 'O_CLOEXEC', 0), 0o666)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+    return None
+
+
+def _locks_unsupported(err):
+    return err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+@contextlib.contextmanager
+def file_lock(path, shared=False, create=True, waiting=None):
+    """Hold an advisory lock (``flock``) on the file ``path`` for the ``with`` block.
+
+    Args:
+        path: the lock file; created (empty, kept afterwards) when ``create``.
+        shared: a shared lock (many holders) instead of an exclusive one.
+        create: create the lock file if absent. Without it an absent lock file means no lock.
+        waiting: a line to log when the lock is busy and this process waits for it.
+
+    Yields:
+        True when the lock is held; False when the lock file is absent (``create=False``), cannot
+        be opened for want of permission, or the file system has no locks: the block then runs
+        unlocked.
+
+    Re-entrant within a thread: a nested request for a lock the thread holds is granted at
+    once (a nested exclusive request under a shared hold is an error, not a deadlock). Other
+    threads and processes wait; a killed holder's lock is released by the kernel.
+    """
+    key = os.path.realpath(path)
+    held = getattr(_held_locks, 'locks', None)
+    if held is None:
+        held = _held_locks.locks = {}
+    if key in held:
+        if held[key][1] and not shared:
+            raise RuntimeError(f'{path}: exclusive lock requested while holding it shared')
+        held[key][2] += 1
+        try:
+            yield True
+        finally:
+            held[key][2] -= 1
+        return
+    fd = _open_lock_file(path, create)
+    if fd is None:
+        yield False
+        return
+    try:
+        try:
+            mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if waiting:
+                    log(waiting)
+                fcntl.flock(fd, mode)
+            locked = True
+        except OSError as err:
+            if not _locks_unsupported(err):
+                raise
+            log(f'{path}: this file system has no file locks ({err.strerror}); going on unlocked')
+            locked = False
+        if not locked:
+            yield False
+            return
+        held[key] = [fd, shared, 1]
+        try:
+            yield True
+        finally:
+            del held[key]
+    finally:
+        os.close(fd)                        # releases the lock
 
 
 def sha256(path):

@@ -81,14 +81,16 @@ import time
 
 import numpy as np
 
+import artefacts
 import checkpoints
 import fileio
 import job_control
 import parser as arguments
 import pfam_loader
 import pfam_tokens
+import settings
 
-MONITOR = 'val_sparse_categorical_accuracy'
+MONITOR = settings.MONITOR
 RESULT_KEYS = job_control.RESULT_KEYS
 EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_LOCKED, EXIT_INTERRUPTED = 2, 3, 4, 143
 
@@ -154,7 +156,7 @@ def write_log(path, history):
     import pandas as pd
     columns = ['epoch'] + sorted(key for key in history if key != 'epoch')
     frame = pd.DataFrame(history, columns=columns)
-    pfam_loader.atomic_write(path, lambda f: frame.to_csv(f, index=False), 'w')
+    fileio.atomic_write(path, lambda f: frame.to_csv(f, index=False), 'w')
 
 
 def _best_so_far(history, min_delta):
@@ -250,20 +252,30 @@ def make_callbacks(args, paths, state):
     return callbacks
 
 
-def run_paths(args, name):
-    run_dir = os.path.join(args.results_path, f'{name}_run')
-    return {'result': os.path.join(args.results_path, f'{name}_results.pkl'),
-            'model': os.path.join(args.results_path, f'{name}.keras'),
-            'meta': os.path.join(args.results_path, f'{name}_meta.json'),
-            'log': os.path.join(args.results_path, f'{name}_log.csv'),
-            'figure': os.path.join(args.results_path, f'{name}_model.png'),
-            'lock': os.path.join(args.results_path, f'{name}.lock'),
-            'run_dir': run_dir, 'run_log': os.path.join(run_dir, f'{name}_log.csv')}
+def check_resume_state(paths, name, config, force):
+    """Refuse (ResumeError) to resume checkpoints of another configuration than ``config``; with
+    ``force`` discard them instead (the run then starts from its first epoch)."""
+    recorded = checkpoints.recorded_config(paths['run_dir'])
+    if recorded is None:
+        return
+    epochs, old = recorded
+    changed = (settings.differences(old, config) if isinstance(old, dict)
+               else ['a configuration that an older hw6_base.py did not record'])
+    if not changed:
+        return
+    if not force:
+        raise checkpoints.ResumeError(
+            f'{paths["run_dir"]} holds {epochs} epoch(s) of another configuration '
+            f'({", ".join(changed)}): not resuming it; --force discards it and starts over, '
+            'another --label runs this configuration beside it')
+    print(f'{name}: discarding {paths["run_dir"]} ({epochs} epoch(s) of another configuration: '
+          f'{", ".join(changed)})', file=sys.stderr, flush=True)
+    artefacts.remove_run_dir(paths['run_dir'])
 
 
-def resume(model, paths, name):
-    """The checkpoint state to go on from, loaded into ``model`` (a fresh state when there is
-    no checkpoint); the run's log is rewritten to match it."""
+def resume(model, paths, name, config):
+    """The checkpoint state to go on from, loaded into ``model`` (a fresh state, recording
+    ``config``, when there is no checkpoint); the run's log is rewritten to match it."""
     run_dir = paths['run_dir']
     os.makedirs(run_dir, exist_ok=True)
     for leftover in os.listdir(run_dir):          # temporary files of a killed attempt
@@ -273,7 +285,7 @@ def resume(model, paths, name):
     if state is None:
         if os.path.exists(paths['run_log']):
             os.remove(paths['run_log'])
-        return {'epochs': 0, 'history': {}, 'best_epochs': None}
+        return {'epochs': 0, 'history': {}, 'best_epochs': None, 'config': config}
     write_log(paths['run_log'], state['history'])
     print(f'{name}: resuming after epoch {state["epochs"]} (checkpoints in {run_dir})',
           flush=True)
@@ -298,7 +310,7 @@ def training_data(args, dat, done):
         if args.substitution:
             train = _substituted(train, args, done * steps)
         return train, _validation_batches(dat, args.batch, lengths), steps
-    train, valid, _ = pfam_loader.create_tf_datasets(
+    train, _, _ = pfam_loader.create_tf_datasets(
         dat, batch=args.batch, prefetch=args.prefetch,
         shuffle=True if args.shuffle is None else args.shuffle, repeat=False, cache=args.cache,
         bucket=args.bucket, seed=args.seed, bucket_lengths=lengths)
@@ -308,7 +320,7 @@ def training_data(args, dat, done):
     train = train.repeat()
     if args.substitution:
         train = train.enumerate().map(lambda number, batch: _substituted_tf(number, batch, args))
-    return train.skip(done * steps), valid, steps
+    return train.skip(done * steps), _validation_tf(dat, args.batch, lengths), steps
 
 
 def _substitution_seed(args, number):
@@ -356,6 +368,19 @@ def _validation_batches(dat, batch, widths=None):
     return Batches()
 
 
+def _validation_tf(dat, batch, widths=None):
+    """`_validation_batches` as a ``tf.data`` dataset (batches of varying width)."""
+    import tensorflow as tf
+    batches = _validation_batches(dat, batch, widths)
+    outs = np.asarray(dat['outs_valid'])
+    signature = (tf.TensorSpec([None, None], tf.int32),
+                 tf.TensorSpec([None, *outs.shape[1:]], tf.as_dtype(outs.dtype)),
+                 tf.TensorSpec([None], tf.float32))
+    return tf.data.Dataset.from_generator(
+        lambda: (batches[i] for i in range(len(batches))), output_signature=signature
+    ).apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
 def is_finished(args, state):
     """Whether a run with this checkpoint state needs no more epochs."""
     best, wait = _best_so_far(state['history'], args.min_delta)
@@ -363,10 +388,12 @@ def is_finished(args, state):
                                                   and wait >= args.patience)
 
 
-def evaluate(model, dat):
-    """(test probabilities, test accuracy, test loss)."""
+def evaluate(model, dat, batch, growth):
+    """(test probabilities, test accuracy, test loss), in batches of ``batch`` sequences padded
+    to length buckets of growth ``growth``."""
     import network
-    predict_test = network.predict_probabilities(model, dat['ins_test'])
+    predict_test = network.predict_probabilities(model, dat['ins_test'], batch=batch,
+                                                 growth=growth)
     labels = dat['outs_test'][:, 0]
     test_accuracy = float(np.mean(predict_test.argmax(axis=1) == labels))
     test_loss = float(np.mean(-np.log(np.clip(predict_test[np.arange(len(labels)), labels],
@@ -375,14 +402,13 @@ def evaluate(model, dat):
 
 
 def publish(paths, model, meta, result):
-    """Write the run's final artefacts, each atomically (replacing those of an earlier run only
-    now): the model, its meta data, the log, and the result pickle last, which marks the run
-    done; then delete the run directory."""
-    pfam_loader.atomic_write(paths['model'], model.save, 'path')
-    pfam_loader.atomic_write(paths['meta'], lambda f: json.dump(meta, f, indent=1), 'w')
-    write_log(paths['log'], result['history'])
-    pfam_loader.atomic_write(paths['result'], lambda f: pickle.dump(result, f))
-    checkpoints.remove_run_dir(paths['run_dir'])
+    """Publish the run's artefacts in one step (`artefacts.publish`): the model, its meta data,
+    the log and the result, which marks the run done; then the run directory goes."""
+    artefacts.publish(paths, {
+        'model': (model.save, 'path'),
+        'meta': (lambda f: json.dump(meta, f, indent=1), 'w'),
+        'log': (lambda path: write_log(path, result['history']), 'path'),
+        'result': (lambda f: pickle.dump(result, f), 'wb')})
 
 
 def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
@@ -390,14 +416,16 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
     import keras
 
     import network
-    paths = run_paths(args, name)
+    paths = artefacts.paths(args.results_path, name)
+    config = settings.identity(args)
+    check_resume_state(paths, name, config, args.force)
     keras.utils.set_random_seed(args.seed)
     model = network.build_model(args.model_type, dat['n_tokens'], dat['n_classes'],
                                 None if args.bucket else dat['len_max'],
-                                **arguments.model_kwargs(args), name=name)
+                                **settings.model_kwargs(args), name=name)
     if args.render:
         network.render_model(model, paths['figure'])
-    state = resume(model, paths, name)
+    state = resume(model, paths, name, config)
     n_train, n_params = len(dat['ins_train']), model.count_params()
     print(f'{name}: {args.model_type}, {n_params:,} parameters; rotation {args.rotation}: '
           f'{n_train:,} train / {len(dat["ins_valid"]):,} validation / '
@@ -416,7 +444,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
         raise RuntimeError('training produced no epoch (see the messages above)')
     best_epoch = state['best_epochs'] - 1
     model.load_weights(checkpoints.weights_file(paths['run_dir'], state['best_epochs']))
-    predict_test, test_accuracy, test_loss = evaluate(model, dat)
+    predict_test, test_accuracy, test_loss = evaluate(model, dat, args.batch, args.bucket_growth)
 
     class_names = [dat['out_index_word'][i] for i in range(dat['n_classes'])]
     meta = {'class_names': class_names, 'model_type': args.model_type, 'rotation': args.rotation,
@@ -425,9 +453,12 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
             'vocabulary': dat.get('vocabulary', pfam_loader.VOCABULARY),
             'padding_token': pfam_loader.PAD_TOKEN, 'test_accuracy': test_accuracy,
             'len_min': int(pfam_loader.sequence_lengths(dat['ins_train']).min()),
-            'fingerprint': network.model_fingerprint(model)}     # binds the meta to the model
+            'fingerprint': network.model_fingerprint(model),     # binds the meta to the model
+            'config': config, 'config_fingerprint': settings.fingerprint(config)}
     result = {
-        'args': vars(args).copy(), 'name': name, 'model_type': args.model_type,
+        'args': vars(args).copy(), 'config': config,
+        'config_fingerprint': settings.fingerprint(config), 'name': name,
+        'model_type': args.model_type,
         'rotation': args.rotation, 'history': history, 'test_accuracy': test_accuracy,
         'test_loss': test_loss, 'predict_test': predict_test.astype(np.float32),
         'outs_test': dat['outs_test'], 'class_names': class_names,
@@ -495,20 +526,20 @@ def main(argv=None, extra_callbacks=()):
 
 
 def _main(argv, extra_callbacks):
-    args = arguments.parse_args(argv)
-    try:
-        job_control.augment_args(args)
-    except ValueError as err:
-        return fail(err)
+    args = job_control.resolve_args(sys.argv[1:] if argv is None else argv,
+                                    arguments.create_parser(prog='hw6_base.py'))
     name = job_control.experiment_name(args)
-    paths = run_paths(args, name)
+    paths = artefacts.paths(args.results_path, name)
+    config = settings.identity(args)
     if args.nogo:
-        print(f'{name}: would write {paths["result"]}')
+        print(f'{name}: would write {paths["result"]} (configuration '
+              f'{settings.fingerprint(config)}{", preset " + args.preset if args.preset else ""})')
         for key, value in sorted(vars(args).items()):
-            print(f'  {key} = {value}')
+            print(f'  {key} = {value}{"" if key in config else "   (not configuration)"}')
         return 0
-    if _skip_done(name, paths, args.force):
-        return 0
+    status = _done_or_refused(name, paths, config, args.force)
+    if status is not None:
+        return status
     try:
         os.makedirs(args.results_path, exist_ok=True)
         lock = job_control.acquire_run_lock(paths['lock'])
@@ -518,29 +549,38 @@ def _main(argv, extra_callbacks):
     except OSError as err:
         return fail(f'cannot write to --results_path {args.results_path}: {err}')
     try:
-        if _skip_done(name, paths, args.force, quiet=True):     # finished while we waited
-            return 0
+        artefacts.settle(paths, clean=True)       # what a killed run of this name left
+        status = _done_or_refused(name, paths, config, args.force, quiet=True)
+        if status is not None:                     # finished while we waited
+            return status
         return _train_locked(args, name, paths, extra_callbacks)
     finally:
         job_control.release_run_lock(lock)
 
 
-def _skip_done(name, paths, force, quiet=False):
-    """True when the run is done (a complete result) and not --force'd; says why it runs."""
-    problem = job_control.result_problem(paths['result'])
-    if problem is None and not force:
-        print(f'{name}: {paths["result"]} exists; skipping (--force to overwrite)', flush=True)
-        return True
-    if problem not in (None, 'no such file') and not quiet:
-        print(f'{name}: {paths["result"]} is {problem}: not done; running it again',
+def _done_or_refused(name, paths, config, force, quiet=False):
+    """0 when the run is done (a complete result of ``config``) and not --force'd, an exit
+    status 2 when a complete result of another configuration is in the way (without --force),
+    else None (train); says why it runs again."""
+    state, why = job_control.run_state(paths, config)
+    if state == 'done' and not force:
+        print(f'{name}: {paths["result"]} exists with this configuration; skipping (--force to '
+              'run it again)', flush=True)
+        return 0
+    if state == 'other' and not force:
+        return fail(f'{paths["result"]} is {why}; --force replaces it, another --label runs '
+                    'this configuration beside it')
+    if state == 'broken' and not quiet:
+        print(f'{name}: {paths["result"]} is {why}: not done; running it again',
               file=sys.stderr, flush=True)
-    return False
+    return None
 
 
 def _train_locked(args, name, paths, extra_callbacks):
     """Load the data, start TensorFlow, train; the exit status."""
     try:
         try:
+            check_resume_state(paths, name, settings.identity(args), args.force)
             dat = load_data(args)                      # before TensorFlow: quick errors
             device = configure_tensorflow(args)
         except (ValueError, OSError) as err:          # DataError is a ValueError

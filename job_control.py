@@ -18,7 +18,6 @@ there are none it prints nothing, notes it on stderr and exits with status 1, wh
 
 safe (no submission at all when nothing is missing).
 """
-import argparse
 import errno
 import fcntl
 import itertools
@@ -26,15 +25,19 @@ import math
 import numbers
 import os
 import pickle
+import re
+import shutil
 import socket
+import subprocess
 import sys
 import time
 
+import artefacts
 import fileio
 import parser as arguments
-import pfam_loader
+import settings
 
-ROTATIONS = list(range(pfam_loader.N_FOLDS))
+ROTATIONS = list(settings.ROTATIONS)
 
 #: The keys of a complete result pickle (written by hw6_base.py; here, so that checking a result
 #: does not load TensorFlow).
@@ -43,23 +46,28 @@ RESULT_KEYS = ('args', 'name', 'model_type', 'rotation', 'history', 'test_accura
                'n_epochs', 'best_epoch', 'valid_accuracy', 'model_path', 'wall_time', 'hostname',
                'device', 'dataset')
 
-#: The experiments known to the suite. Each maps argument names (as in parser.py) to values.
+#: The experiments known to the suite. Each maps settings (as in settings.py) to values; a
+#: ``preset`` entry names the configuration of the task (`settings.PRESETS`), so that task i runs
+#: exactly that configuration whichever batch script or args file submitted it (arguments given
+#: on the command line still override the preset's values; the other entries override both).
 EXPERIMENTS = {
-    # one model type (from the args file) over the 5 rotations: the batch scripts' default
+    # one configuration (from the args file or --preset) over the 5 rotations: the batch
+    # scripts' default
     'rotations': {'rotation': ROTATIONS},
     # the whole reference experiment in one array: 3 types x 5 rotations = 15 tasks
-    'reference': {'model_type': ['rnn', 'gru', 'mha'], 'rotation': ROTATIONS},
+    'reference': {'preset': ['rnn', 'gru', 'mha'], 'rotation': ROTATIONS},
     # small sweeps on rotation 0, judged on validation accuracy only
     'tune_dropout': {'rotation': [0], 'dropout': [0.1, 0.2, 0.3, 0.4]},
     'tune_lr': {'rotation': [0], 'lr': [3e-4, 1e-3, 3e-3]},
     'tune_conv': {'rotation': [0], 'conv_filters': [64, 128, 256], 'conv_kernel': [5, 9]},
     # every model type, tiny and for a few steps: tests/test_driver.py trains and reloads each
-    # (one-value lists set an argument without naming it in the result name)
-    'smoke': {'model_type': list(arguments.MODEL_TYPES), 'rotation': [0], 'epochs': [1],
-              'steps_per_epoch': [2], 'batch': [16], 'n_embeddings': [8], 'conv_filters': [16],
-              'conv_kernel': [3], 'rnn_units': [[16, 16]], 'attention_heads': [[2]],
-              'key_dim': [8], 'dense_units': [[16]], 'verbose': [0]},
+    # (one-value lists set a setting without naming it in the result name)
+    'smoke': {'preset': ['tiny'], 'model_type': list(settings.MODEL_TYPES), 'rotation': [0],
+              'epochs': [1], 'steps_per_epoch': [2], 'batch': [16]},
 }
+#: The model types of the reference experiment, in its order.
+REFERENCE_TYPES = tuple(settings.preset(name)['model_type']
+                        for name in EXPERIMENTS['reference']['preset'])
 
 
 def experiment_values(exp_type):
@@ -100,8 +108,19 @@ def resolve_index(args):
     return int(task)
 
 
+def combination_preset(args):
+    """The preset that the experiment's combination for ``args`` names, or None."""
+    if args.exp_type is None:
+        return None
+    index = resolve_index(args)
+    if index is None:
+        return None
+    return combination(args.exp_type, index).get('preset')
+
+
 def augment_args(args):
-    """Apply the combination picked by the index to ``args`` (in place) and return it.
+    """Apply the combination picked by the index to ``args`` (in place) and return it; a preset
+    the combination names must already be in force (`resolve_args` parses with it).
 
     Without ``--exp_type`` the arguments are used as given (an index is then an error, so a
     forgotten ``--exp_type`` cannot run the same configuration in every array task).
@@ -114,7 +133,19 @@ def augment_args(args):
     if index is None:
         raise ValueError(f'--exp_type {args.exp_type} needs --exp_index or SLURM_ARRAY_TASK_ID '
                          f'(0..{experiment_size(args.exp_type) - 1})')
-    for name, value in combination(args.exp_type, index).items():
+    chosen = combination(args.exp_type, index)
+    if 'preset' in chosen:
+        wanted = settings.preset(chosen['preset']).get('model_type')
+        if args.preset != chosen['preset']:
+            raise ValueError(f'task {index} of {args.exp_type!r} runs preset '
+                             f'{chosen["preset"]!r}: parse with it (job_control.resolve_args)')
+        if wanted is not None and 'model_type' not in chosen and args.model_type != wanted:
+            raise ValueError(f'task {index} of {args.exp_type!r} runs preset {chosen["preset"]!r}'
+                             f' (model type {wanted}), but --model_type {args.model_type} was '
+                             'given: drop it (an args file may set it)')
+    for name, value in chosen.items():
+        if name == 'preset':
+            continue
         if not hasattr(args, name):
             raise ValueError(f'experiment {args.exp_type!r} sets unknown argument {name!r}')
         setattr(args, name, value)
@@ -122,25 +153,38 @@ def augment_args(args):
     return args
 
 
+def resolve_args(argv, parser):
+    """Parse a command line into the arguments of the run it selects: with ``--exp_type``, the
+    preset that the chosen combination names replaces any other (`EXPERIMENTS`), then the
+    combination's other values apply. Exits 2 with one line for bad arguments."""
+    args = arguments.parse_args(argv, parser)
+    try:
+        chosen = combination_preset(args)
+        if chosen is not None:
+            args = arguments.parse_args(argv, parser, preset=chosen)
+        return augment_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+
+
 def experiment_name(args):
     """The result name of a configuration: ``{label}{model_type}_rot{rotation}``, plus
     ``_{argument}{value}`` for each other argument the experiment sweeps (gives two or more
-    values)."""
+    values), and ``_{preset}`` for a swept preset not named after its model type."""
     name = f'{args.label}{args.model_type}_rot{args.rotation}'
     if args.exp_type is not None:
         for key, values in experiment_values(args.exp_type).items():
-            if key not in ('model_type', 'rotation') and len(values) > 1:
+            if key == 'preset' and len(values) > 1 and args.preset != args.model_type:
+                name += f'_{args.preset}'
+            elif key not in ('model_type', 'rotation', 'preset') and len(values) > 1:
                 value = getattr(args, key)
                 name += f'_{key}{"-".join(map(str, value)) if isinstance(value, list) else value}'
     return name
 
 
-def result_path(args):
-    return os.path.join(args.results_path, f'{experiment_name(args)}_results.pkl')
-
-
-def lock_path(args):
-    return os.path.join(args.results_path, f'{experiment_name(args)}.lock')
+def run_files(args):
+    """`artefacts.paths` of the run that ``args`` select."""
+    return artefacts.paths(args.results_path, experiment_name(args))
 
 
 # ---------------------------------------------------------------- done and running
@@ -169,6 +213,25 @@ def read_result(path):
 def result_problem(path):
     """Why ``path`` is not a complete result (`read_result`), or None when it is one."""
     return read_result(path)[1]
+
+
+def run_state(files, config):
+    """``(state, why)`` of a run (`artefacts.paths`) for the configuration ``config``
+    (`settings.identity`): ``'done'`` (a complete result of this configuration), ``'other'`` (a
+    complete result of another configuration, or of a version that recorded none), ``'broken'``
+    (an empty, truncated or incomplete result: to be run again) or ``'absent'``. An interrupted
+    publish is finished first (`artefacts.settle`)."""
+    artefacts.settle(files)
+    result, problem = read_result(files['result'])
+    if result is None:
+        return ('absent' if problem == 'no such file' else 'broken'), problem
+    recorded = result.get('config')
+    if not isinstance(recorded, dict):
+        return 'other', 'a result that records no configuration (an older hw6_base.py wrote it)'
+    changed = settings.differences(recorded, config)
+    if changed:
+        return 'other', 'a result of another configuration (' + ', '.join(changed) + ')'
+    return 'done', None
 
 
 def result_is_complete(path):
@@ -251,20 +314,66 @@ def lock_is_held(path):
         return False
 
 
-def args_for_index(args, index):
-    """A copy of ``args`` with combination ``index`` of ``args.exp_type`` applied."""
-    trial = argparse.Namespace(**vars(args))
-    trial.exp_index = index
-    return augment_args(trial)
+def args_for_index(argv, parser, index):
+    """The arguments of task ``index`` of the experiment a command line names."""
+    return resolve_args([*argv, '--exp_index', str(index)], parser)
 
 
-def missing_indices(args):
-    """Indices of ``args.exp_type`` that are neither done (complete result) nor running (live
-    lock): the ones to submit again."""
+def queued_tasks(exp_type, model_type):
+    """``{index: 'JOB_INDEX STATE'}`` of the array tasks of this user that the scheduler holds
+    (pending, running, suspended ...) for experiment ``exp_type``: jobs of the batch scripts
+    (named ``pfam_{type}``) whose command line names ``exp_type`` (``rotations`` when it names
+    none; then the job's type must be ``model_type``). None when ``squeue`` is not there."""
+    if shutil.which('squeue') is None:
+        return None
+    listing = subprocess.run(['squeue', '--me', '--array', '--noheader', '--format=%i|%j|%T'],
+                             capture_output=True, text=True, timeout=60)
+    if listing.returncode != 0:
+        raise ValueError(f'squeue failed: {listing.stderr.strip() or listing.returncode}')
+    queued, commands = {}, {}
+    for line in listing.stdout.splitlines():
+        task, job_name, state = (line.split('|') + ['', ''])[:3]
+        match = re.fullmatch(r'(\d+)_(\d+)', task.strip())
+        if not match or not job_name.startswith('pfam_'):
+            continue
+        job = match.group(1)
+        if job not in commands:
+            shown = subprocess.run(['scontrol', 'show', 'job', job], capture_output=True,
+                                   text=True, timeout=60).stdout
+            command = re.search(r'Command=(.*)', shown)
+            commands[job] = command.group(1).split() if command else []
+        words = commands[job]
+        job_exp = words[words.index('--exp_type') + 1] if '--exp_type' in words[:-1] \
+            else 'rotations'
+        if job_exp != exp_type or (job_exp == 'rotations' and job_name != f'pfam_{model_type}'):
+            continue
+        queued[int(match.group(2))] = f'{task.strip()} {state.strip()}'
+    return queued
+
+
+def missing_indices(argv, parser, args, report=print):
+    """Indices of the experiment that are neither done (a complete result of the configuration
+    the task runs) nor running (a live lock) nor queued in the scheduler (`queued_tasks`): the
+    ones to submit again. Says on stderr (``report``) why an index is left out or in."""
+    queued = queued_tasks(args.exp_type, args.model_type)
+    if queued is None:
+        report('job_control.py: no squeue here: tasks waiting in a scheduler cannot be seen; '
+               'only done and running (locked) runs are left out')
     missing = []
     for index in range(experiment_size(args.exp_type)):
-        trial = args_for_index(args, index)
-        if not (result_is_complete(result_path(trial)) or lock_is_held(lock_path(trial))):
+        trial = args_for_index(argv, parser, index)
+        files = run_files(trial)
+        state, why = run_state(files, settings.identity(trial))
+        if state == 'done':
+            continue
+        if lock_is_held(files['lock']):
+            report(f'job_control.py: {index} is running (lock {files["lock"]})')
+        elif queued and index in queued:
+            report(f'job_control.py: {index} is queued ({queued[index]})')
+        else:
+            if state == 'other':
+                report(f'job_control.py: {index}: {files["result"]} is {why}: its run will stop '
+                       'with an error unless given --force or another --label')
             missing.append(index)
     return missing
 
@@ -276,35 +385,38 @@ def create_parser():
     group = parser.add_argument_group('job control')
     group.add_argument('--missing', action='store_true',
                        help='print the comma-separated indices that are neither done (a '
-                            'complete, readable result pickle) nor running (a live lock on '
-                            '{results_path}/{name}.lock), for sbatch --array=...; when none '
-                            'is missing, print nothing, note it on stderr and exit with status '
-                            '1, so that idx=$(python job_control.py ... --missing) && sbatch '
+                            'complete result of the configuration the task runs) nor running (a '
+                            'live lock on {results_path}/{name}.lock) nor waiting in the '
+                            'scheduler (squeue), for sbatch --array=...; when none is missing, '
+                            'print nothing, note it on stderr and exit with status 1, so that '
+                            'idx=$(python job_control.py ... --missing) && sbatch '
                             '--array=$idx ... submits nothing')
     return parser
 
 
 def main(argv=None):
-    args = arguments.parse_args(argv, create_parser())
+    parser = create_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = arguments.parse_args(argv, parser)
+    if args.exp_type is None:
+        argv, args.exp_type = [*argv, '--exp_type', 'rotations'], 'rotations'
     try:
-        if args.exp_type is None:
-            args.exp_type = 'rotations'
         size = experiment_size(args.exp_type)
-        if args.missing:
-            missing = missing_indices(args)
-            if not missing:
-                print(f'job_control.py: nothing missing in {args.results_path}: all {size} '
-                      f'run(s) of {args.exp_type!r} are done or running', file=sys.stderr)
-                return 1
-            print(','.join(map(str, missing)))
-            return 0
-        print(f'experiment {args.exp_type!r}: {size} combination(s), sbatch --array=0-{size - 1}')
-        for index in range(size):
-            name = experiment_name(args_for_index(args, index))
-            print(f'{index:4d}  {name:40s} {combination(args.exp_type, index)}')
     except ValueError as err:
-        print(f'job_control.py: error: {err}', file=sys.stderr)
-        return 2
+        parser.error(str(err))
+    if args.missing:
+        missing = missing_indices(argv, parser, args,
+                                  lambda text: print(text, file=sys.stderr, flush=True))
+        if not missing:
+            print(f'job_control.py: nothing missing in {args.results_path}: all {size} '
+                  f'run(s) of {args.exp_type!r} are done, running or queued', file=sys.stderr)
+            return 1
+        print(','.join(map(str, missing)))
+        return 0
+    print(f'experiment {args.exp_type!r}: {size} combination(s), sbatch --array=0-{size - 1}')
+    for index in range(size):
+        name = experiment_name(args_for_index(argv, parser, index))
+        print(f'{index:4d}  {name:40s} {combination(args.exp_type, index)}')
     return 0
 
 

@@ -35,11 +35,11 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-import parser as arguments
-import pfam_loader
+import pfam_tokens
+import settings
 from positional_encoder import PositionalEncoding
 
-MODEL_TYPES = arguments.MODEL_TYPES       # ('rnn', 'gru', 'lstm', 'mha')
+MODEL_TYPES = settings.MODEL_TYPES       # ('rnn', 'gru', 'lstm', 'mha')
 RECURRENT_LAYERS = {'rnn': layers.SimpleRNN, 'gru': layers.GRU, 'lstm': layers.LSTM}
 _NEGATIVE = -1e9          # stands in for -inf before max pooling
 
@@ -159,18 +159,13 @@ def _as_list(value, n, what):
 
 
 # ---------------------------------------------------------------- the builder
-def build_model(model_type, n_tokens, n_classes, len_max=None, *,
-                n_embeddings=16,
-                conv_filters=256, conv_kernel=9, conv_stride=2,
-                rnn_units=(64, 64), pool_sizes=4, bidirectional=False,
-                attention_heads=(4,), key_dim=16, feed_forward=0, positional_max_wavelength=1e4,
-                dense_units=(64,), activation='elu', dropout=0.3, dense_dropout=0.5, l2=1e-4,
-                label_smoothing=0.0, lr=3e-3, clipnorm=1e-2, jit_compile=False, compile=True,
-                name=None):
+def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, name=None,
+                **knobs):
     """Build (and compile) one classifier of tokens (B, T) → class probabilities (B, n_classes).
 
-    The defaults are the reference GRU of the 46-family benchmark (args_gru.txt); the reference
-    MHA differs in pool_sizes=2 and dropout=0.1 (args_mha.txt), SimpleRNN in dropout=0.1.
+    The keyword arguments (``knobs``) are the fields of `settings.Model`, whose defaults are
+    theirs: declared once there, with the command line's options (the reference presets of
+    `settings.PRESETS` change some of them).
 
     Args:
         model_type: ``'rnn'`` (SimpleRNN), ``'gru'``, ``'lstm'`` or ``'mha'``.
@@ -224,6 +219,17 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *,
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f'model_type must be one of {", ".join(MODEL_TYPES)}, got {model_type!r}')
+    unknown = sorted(set(knobs) - set(settings.MODEL_KNOBS))
+    if unknown:
+        raise ValueError(f'unknown model settings {unknown}; known: {", ".join(settings.MODEL_KNOBS)}')
+    config = {**settings.DEFAULTS, **knobs}
+    (n_embeddings, conv_filters, conv_kernel, conv_stride, rnn_units, pool_sizes, bidirectional,
+     attention_heads, key_dim, feed_forward, positional_max_wavelength, dense_units, activation,
+     dropout, dense_dropout, l2, label_smoothing, lr, clipnorm, jit_compile) = (
+        config[knob] for knob in settings.MODEL_KNOBS)
+    pool_sizes = list(pool_sizes) if isinstance(pool_sizes, tuple) else pool_sizes
+    if isinstance(pool_sizes, list) and len(pool_sizes) == 1:
+        pool_sizes = pool_sizes[0]
     # NumPy integers (course pickles hold np.int64 scalars) are accepted as the ints they are.
     n_tokens, n_classes = _as_int(n_tokens, 'n_tokens'), _as_int(n_classes, 'n_classes')
     len_max = None if len_max is None else _as_int(len_max, 'len_max')
@@ -345,10 +351,9 @@ def _attention_module(x, mask, heads, key_dim, feed_forward, pool, activation, d
 
 # ---------------------------------------------------------------- helpers
 def small_test_model(model_type, n_tokens=26, n_classes=5, **overrides):
-    """A tiny configuration for tests and smoke runs (seconds on a CPU)."""
-    hyper = dict(n_embeddings=8, conv_filters=16, conv_kernel=3, conv_stride=2,
-                 rnn_units=(16, 16), attention_heads=(2,), key_dim=8, feed_forward=16,
-                 dense_units=(16,), dropout=0.0, dense_dropout=0.0, lr=1e-2)
+    """The tiny preset's model (`settings.PRESETS['tiny']`) for tests: seconds on a CPU."""
+    hyper = {knob: value for knob, value in settings.preset('tiny').items()
+             if knob in settings.MODEL_KNOBS}
     hyper.update(overrides)
     return build_model(model_type, n_tokens, n_classes, **hyper)
 
@@ -444,12 +449,12 @@ def _forward_function(models):
     return cached[key][1]
 
 
-def predict_probabilities(model, ins, batch=128, verbose=0):
+def predict_probabilities(model, ins, batch=128, verbose=0, growth=pfam_tokens.BUCKET_GROWTH):
     """Class probabilities of a token matrix, rows in the order of ``ins``: of one model, or the
     mean of an ensemble's (a list of models).
 
-    Variable-length models get batches of similar length (`pfam_loader.length_order`), each
-    trimmed to the smallest of `pfam_loader.default_bucket_lengths` that holds its longest
+    Variable-length models get batches of similar length (`pfam_tokens.length_order`), each
+    trimmed to the smallest of `pfam_tokens.default_bucket_lengths` that holds its longest
     sequence: a few distinct shapes, so one compiled function serves them all, and little
     padding; the members of an ensemble share each batch and one compiled function. A
     fixed-length model gets ``ins`` padded or trimmed to its input length.
@@ -462,12 +467,14 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
             trimmed away.
         batch: sequences per batch (128 is fastest on a 2-core CPU for the reference models).
         verbose: 1 shows a progress bar.
+        growth: each bucket length about this factor times the one before
+            (`pfam_tokens.default_bucket_lengths`).
 
     Returns:
         float32 array (N, n_classes).
     """
     models = list(model) if isinstance(model, (list, tuple)) else [model]
-    ins = pfam_loader.right_padded(np.asarray(ins))
+    ins = pfam_tokens.right_padded(np.asarray(ins))
     total = np.zeros((len(ins), models[0].output_shape[-1]), dtype=np.float32)
     variable = tuple(m for m in models if m.input_shape[1] is None)
     for fixed_model in (m for m in models if m.input_shape[1] is not None):
@@ -477,10 +484,10 @@ def predict_probabilities(model, ins, batch=128, verbose=0):
         total += fixed_model.predict(fixed, batch_size=batch, verbose=verbose)
     if variable:
         forward = _forward_function(variable)
-        widths = pfam_loader.default_bucket_lengths(max(ins.shape[1], 1))
+        widths = pfam_tokens.default_bucket_lengths(max(ins.shape[1], 1), growth)
         progress = keras.utils.Progbar(len(ins)) if verbose else None
         done = 0
-        for rows, width in pfam_loader.length_batches(ins, batch, widths):
+        for rows, width in pfam_tokens.length_batches(ins, batch, widths):
             total[rows] += forward(ins[rows, :width].astype(np.int32))
             done += len(rows)
             if progress:

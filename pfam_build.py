@@ -6,15 +6,29 @@ the course's fold files: each sequence stored once, unpadded) plus ``D/pfamV_met
 the folds at load time (`pfam_loader.load_rotation`); nothing padded and nothing executable is
 stored.
 
-A build writes into a hidden temporary directory beside the dataset and moves the files into
-place with the metadata last; the metadata's fold hashes let the loader detect a dataset whose
-files come from different builds (a build killed while moving). Replacing an existing dataset
-needs ``force=True`` (``--force``).
+A dataset is replaced whole or not at all, whenever its builder is killed:
+
+* a build writes the new files into a hidden staging folder ``D/.pfamV-build-*``;
+* it then writes the journal ``D/.pfamV-switch.json`` (atomically: from then on the new dataset is
+  the published one), listing the files to move in (with sizes and SHA-256s) and the old ones to
+  delete, carries it out while holding the dataset lock ``D/.pfamV.lock`` exclusively, and
+  deletes it;
+* every reader (`reading`: `load_rotation`, `count_folds`, `versions_in`, `read_metadata` ...)
+  holds that lock shared while it reads, and first finishes a switch whose builder was killed (a
+  journal whose lock is free), so it sees the old dataset or the new one, never a mix;
+* builders of a dataset take turns (`building`, lock ``D/.pfamV-build.lock``): a staging folder
+  that a builder finds is a killed builder's and is deleted, and `ensure_demo` called by several
+  processes at once builds the demo once while the others wait for it.
+
+Replacing an existing dataset needs ``force=True`` (``--force``). The metadata's fold hashes
+still let the loader refuse a dataset whose files were mixed by other means (copied by hand).
 """
+import contextlib
 import glob
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -24,7 +38,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from fileio import DataError, atomic_write, log, open_text, sha256
+from fileio import DataError, atomic_write, file_lock, log, open_text, sha256
 from pfam_formats import read_records
 from pfam_tokens import AMINO_ACIDS, N_TOKENS, PAD_TOKEN, VOCABULARY, check_sequences
 
@@ -33,6 +47,8 @@ DEMO_BASEDIR = 'data/demo'
 DEFAULT_VERSION = 'B'          # the course's data set name; the course API's own default is ''
 N_FOLDS = 5
 FOLD_COLUMNS = ('string', 'label')
+MAX_DEMO_FAMILIES = 5000       # ~350,000 sequences (the course's scale), ~1.5 min to generate
+TEST_PAUSE_VARIABLE = 'PFAM_BUILD_TEST_PAUSE'     # see `_step`
 
 
 # ---------------------------------------------------------------- file names
@@ -48,20 +64,43 @@ def metadata_path(basedir, version=''):
     return os.path.join(basedir, f'pfam{version}_metadata.json')
 
 
+def lock_path(basedir, version=''):
+    """The dataset lock: held shared by readers, exclusively while files are switched."""
+    return os.path.join(basedir, f'.pfam{version}.lock')
+
+
+def build_lock_path(basedir, version=''):
+    """The build lock: held by the one builder of the dataset at a time."""
+    return os.path.join(basedir, f'.pfam{version}-build.lock')
+
+
+def journal_path(basedir, version=''):
+    """The journal of a replacement in progress (see the module docstring)."""
+    return os.path.join(basedir, f'.pfam{version}-switch.json')
+
+
 def count_folds(basedir, version=''):
     """Number of consecutive fold files ``pfam{version}_fold_0.csv, _1 ...`` in ``basedir``."""
-    k = 0
-    while os.path.isfile(fold_path(basedir, k, version)):
-        k += 1
-    return k
+    with reading(basedir, version):
+        k = 0
+        while os.path.isfile(fold_path(basedir, k, version)):
+            k += 1
+        return k
 
 
 _DATASET_FILE = re.compile(r'pfam(.*)_(fold_\d+\.csv|rotation_\d+\.pkl|metadata\.json)')
+_JOURNAL = re.compile(r'\.pfam(.*)-switch\.json')
 
 
 def versions_in(basedir):
     """Dataset versions that have any fold, rotation or metadata file in ``basedir``."""
     names = os.listdir(basedir) if os.path.isdir(basedir) else []
+    pending = {m.group(1) for m in map(_JOURNAL.fullmatch, names) if m}
+    for version in pending:                     # finish replacements whose builder was killed
+        with reading(basedir, version):
+            pass
+    if pending:
+        names = os.listdir(basedir)
     return sorted({m.group(1) for m in map(_DATASET_FILE.fullmatch, names) if m})
 
 
@@ -92,10 +131,111 @@ def read_fold_csv(path):
     return frame, hashlib.sha256(data).hexdigest()
 
 
-# ---------------------------------------------------------------- writing a dataset atomically
+# ---------------------------------------------------------------- replacing a dataset whole
+def _step(what):
+    """Test hook: with ``$PFAM_BUILD_TEST_PAUSE`` set (seconds), log each step of writing and
+    switching a dataset and pause after it, so that a test can kill a build between any two
+    steps. Without it, nothing."""
+    pause = os.environ.get(TEST_PAUSE_VARIABLE)
+    if pause:
+        log(f'build step: {what}')
+        time.sleep(float(pause))
+
+
+@contextlib.contextmanager
+def reading(basedir, version=''):
+    """Keep dataset ``version`` of ``basedir`` unchanged while the ``with`` block reads it.
+
+    Finishes first a replacement whose builder was killed mid-switch, then holds the dataset lock
+    shared, so that no replacement switches files meanwhile (a replacement waits for the block).
+    Folders without a lock file (course directories, read-only copies) are read unlocked.
+    Re-entrant.
+
+    Raises:
+        DataError: an interrupted replacement that this process may not finish (no write access).
+    """
+    lock = lock_path(basedir, version)
+    while True:
+        with file_lock(lock, shared=True, create=False,
+                       waiting=f'waiting for a build to finish switching {basedir} '
+                               f'(version {version!r}) ...'):
+            if not os.path.exists(journal_path(basedir, version)):
+                yield
+                return
+        # A journal and a free lock: its builder was killed (a live one holds the lock).
+        try:
+            with file_lock(lock):
+                _finish_switch(basedir, version)
+        except OSError as err:
+            raise DataError(f'{basedir}: cannot finish the interrupted replacement of dataset '
+                            f'{version!r} ({err.strerror or err}); read it once as a user who may '
+                            'write to the folder') from None
+
+
+@contextlib.contextmanager
+def building(out_dir, version=''):
+    """Builders of dataset ``version`` in ``out_dir`` take turns for the ``with`` block (one
+    process builds, the others wait for it). Re-entrant."""
+    os.makedirs(out_dir, exist_ok=True)
+    with file_lock(build_lock_path(out_dir, version),
+                   waiting=f'waiting for another build of {out_dir} (version {version!r}) ...'):
+        yield
+
+
+def _finish_switch(basedir, version):
+    """Carry out the journal of dataset ``version``, if there is one: delete the old files it
+    lists, move the new ones in from its staging folder (the metadata last), then delete the
+    journal and the staging folder. Each step can be repeated, so a switch killed at any point
+    is finished by the next call. The caller holds the dataset lock exclusively."""
+    journal = journal_path(basedir, version)
+    try:
+        with open(journal) as f:
+            plan = json.load(f)
+        staging = os.path.join(basedir, os.path.basename(plan['staging']))
+        files, remove = plan['files'], plan['remove']
+    except FileNotFoundError:
+        return False
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(f'{journal}: unreadable replacement journal ({err}); delete it and '
+                        'rebuild the dataset with --force') from None
+    for name in remove:
+        try:
+            os.remove(os.path.join(basedir, name))
+        except FileNotFoundError:
+            continue
+        _step(f'removed {name}')
+    for name, size, digest in files:
+        source, target = os.path.join(staging, name), os.path.join(basedir, name)
+        if os.path.isfile(source):
+            os.replace(source, target)
+            _step(f'moved {name}')
+        elif not (os.path.isfile(target) and os.path.getsize(target) == size
+                  and sha256(target) == digest):
+            raise DataError(f'{basedir}: cannot finish the interrupted replacement of dataset '
+                            f'{version!r}: {name} is neither in {os.path.basename(staging)} nor '
+                            f'in place; delete {os.path.basename(journal)} and rebuild the '
+                            'dataset with --force')
+    os.remove(journal)
+    _step('journal removed')
+    shutil.rmtree(staging, ignore_errors=True)
+    return True
+
+
+def _remove_leftovers(out_dir, version):
+    """Delete staging folders (and journal temporary files) of killed builds. The caller holds
+    the build lock, so no live builder owns one, and has finished any pending switch."""
+    folder, prefix = glob.escape(out_dir), glob.escape(f'.pfam{version}')
+    for stale in glob.glob(os.path.join(folder, f'{prefix}-build-*')):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in glob.glob(os.path.join(folder, f'.{prefix}-switch.json.*')):
+        with contextlib.suppress(OSError):
+            os.remove(stale)
+
+
 def dataset_files(basedir, version):
     """The files of dataset ``version`` present in ``basedir`` (folds, rotations, metadata)."""
-    names = os.listdir(basedir) if os.path.isdir(basedir) else []
+    with reading(basedir, version):
+        names = os.listdir(basedir) if os.path.isdir(basedir) else []
     return sorted(n for n in names if (m := _DATASET_FILE.fullmatch(n)) and m.group(1) == version)
 
 
@@ -108,45 +248,58 @@ def refuse_to_replace(out_dir, version, force):
     return existing
 
 
+def _file_entry(path):
+    """``[name, size, SHA-256]`` of a file, as the journal lists it."""
+    return [os.path.basename(path), os.path.getsize(path), sha256(path)]
+
+
 def write_dataset(out_dir, version, frame, n_folds, metadata, force=False):
     """Write the fold CSVs of ``frame`` (columns ``sequence``, ``family``, ``fold``) and the
     metadata JSON (``metadata`` plus the common fields), replacing dataset ``version`` in
-    ``out_dir`` only when ``force``. Returns the full metadata."""
-    existing = refuse_to_replace(out_dir, version, force)
-    os.makedirs(out_dir, exist_ok=True)
-    for stale in glob.glob(os.path.join(glob.escape(out_dir), f'.pfam{version}-build-*')):
-        shutil.rmtree(stale, ignore_errors=True)          # left by a killed build
-    staging = tempfile.mkdtemp(dir=out_dir, prefix=f'.pfam{version}-build-')
-    try:
-        hashes, rows = [], []
-        for k in range(n_folds):
-            fold = frame[frame['fold'] == k]
-            path = fold_path(staging, k, version)
-            pd.DataFrame({'string': fold['sequence'], 'label': fold['family']}).to_csv(
-                path, index=False)
-            hashes.append(sha256(path))
-            rows.append(len(fold))
-        classes = sorted(frame['family'].unique())
-        metadata = {
-            'version': version, 'n_folds': n_folds, 'n_sequences': int(len(frame)),
-            'n_residues': int(frame['sequence'].str.len().sum()),
-            'n_classes': len(classes), 'classes': classes,
-            'len_max': int(frame['sequence'].str.len().max()),
-            'vocabulary': {'padding': PAD_TOKEN, 'letters': VOCABULARY, 'n_tokens': N_TOKENS,
-                           'padding_side': 'right'},
-            'fold_rows': rows, 'fold_sha256': hashes,
-            'counts_per_fold': {c: [int(n) for n in row] for c, row in
-                                pd.crosstab(frame['family'], frame['fold']).iterrows()},
-            **metadata}
-        with open(metadata_path(staging, version), 'w') as f:
-            json.dump(metadata, f, indent=1)
-        # Swap in: stale files of the old dataset first, then the folds, the metadata last.
-        for name in existing:
-            os.remove(os.path.join(out_dir, name))
-        for name in sorted(os.listdir(staging), key=lambda n: n.endswith('_metadata.json')):
-            os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    ``out_dir`` (only when ``force``) whole or not at all (see the module docstring). Returns
+    the full metadata."""
+    with building(out_dir, version):
+        existing = refuse_to_replace(out_dir, version, force)   # finishes a killed switch first
+        _remove_leftovers(out_dir, version)
+        staging = tempfile.mkdtemp(dir=out_dir, prefix=f'.pfam{version}-build-')
+        try:
+            files, rows = [], []
+            for k in range(n_folds):
+                fold = frame[frame['fold'] == k]
+                path = fold_path(staging, k, version)
+                pd.DataFrame({'string': fold['sequence'], 'label': fold['family']}).to_csv(
+                    path, index=False)
+                files.append(_file_entry(path))
+                rows.append(len(fold))
+                _step(f'staged {files[-1][0]}')
+            classes = sorted(frame['family'].unique())
+            metadata = {
+                'version': version, 'n_folds': n_folds, 'n_sequences': int(len(frame)),
+                'n_residues': int(frame['sequence'].str.len().sum()),
+                'n_classes': len(classes), 'classes': classes,
+                'len_max': int(frame['sequence'].str.len().max()),
+                'vocabulary': {'padding': PAD_TOKEN, 'letters': VOCABULARY, 'n_tokens': N_TOKENS,
+                               'padding_side': 'right'},
+                'fold_rows': rows, 'fold_sha256': [digest for _, _, digest in files],
+                'counts_per_fold': {c: [int(n) for n in row] for c, row in
+                                    pd.crosstab(frame['family'], frame['fold']).iterrows()},
+                **metadata}
+            with open(metadata_path(staging, version), 'w') as f:
+                json.dump(metadata, f, indent=1)
+            files.append(_file_entry(metadata_path(staging, version)))     # moved in last
+            _step(f'staged {files[-1][0]}')
+            new = {name for name, _, _ in files}
+            plan = {'staging': os.path.basename(staging), 'files': files,
+                    'remove': [name for name in existing if name not in new]}
+            with file_lock(lock_path(out_dir, version),
+                           waiting=f'waiting for readers of {out_dir} (version {version!r}) ...'):
+                atomic_write(journal_path(out_dir, version),
+                             lambda f: json.dump(plan, f, indent=1), mode='w')
+                _step('journal written')
+                _finish_switch(out_dir, version)
+        finally:
+            if not os.path.exists(journal_path(out_dir, version)):   # else a reader finishes it
+                shutil.rmtree(staging, ignore_errors=True)
     log(f'wrote {n_folds} folds of {len(frame):,} sequences, {len(classes)} families, to '
         f'{out_dir} (version {version!r})')
     return metadata
@@ -291,17 +444,25 @@ def convert_course(in_dir, out_dir, version='', out_version=None, force=False):
 
 
 # ---------------------------------------------------------------- synthetic demo data
+N_MOTIFS = 80
+N_MOTIF_COMBINATIONS = math.perm(N_MOTIFS, 3)        # ordered triples of distinct motifs: 492,960
+
+
 def make_demo_records(n_families=46, seed=0, min_count=40, max_count=100):
     """A learnable synthetic stand-in for Pfam: each family is a random ordered combination of 3
-    motifs (6-10 residues) from a shared pool of 80, embedded with 15 % point mutations in random
+    motifs (6-10 residues) from a shared pool of 80 (`N_MOTIF_COMBINATIONS` families at most),
+    embedded with 15 % point mutations in random
     background of a family-typical length (median ~100, like real domains).
 
     Returns:
         DataFrame with columns ``sequence`` and ``family_accession`` (``DEMO00`` ... ).
     """
+    if n_families > N_MOTIF_COMBINATIONS:
+        raise DataError(f'{n_families:,} synthetic families asked for; only '
+                        f'{N_MOTIF_COMBINATIONS:,} motif combinations exist')
     rng = np.random.default_rng(seed)
     letters = np.array(list(AMINO_ACIDS))
-    pool = [rng.choice(letters, size=rng.integers(6, 11)) for _ in range(80)]
+    pool = [rng.choice(letters, size=rng.integers(6, 11)) for _ in range(N_MOTIFS)]
     combinations = set()
     while len(combinations) < n_families:
         combinations.add(tuple(rng.choice(len(pool), size=3, replace=False)))
@@ -324,33 +485,56 @@ def make_demo_records(n_families=46, seed=0, min_count=40, max_count=100):
     return pd.DataFrame(rows, columns=['sequence', 'family_accession'])
 
 
+def check_demo_families(n_families):
+    """`DataError` unless ``n_families`` is in 2..`MAX_DEMO_FAMILIES`."""
+    if not 2 <= n_families <= MAX_DEMO_FAMILIES:
+        raise DataError(f'--families must be in 2..{MAX_DEMO_FAMILIES:,}, got {n_families:,} (the '
+                        f'generator makes ~70 sequences a family, ~1.5 min for '
+                        f'{MAX_DEMO_FAMILIES:,} families; its motifs allow '
+                        f'{N_MOTIF_COMBINATIONS:,} at most)')
+
+
 def build_demo(out_dir=DEMO_BASEDIR, version=DEFAULT_VERSION, n_families=46, seed=0, force=False):
     """Generate the synthetic dataset as ``demo_sequences.csv.gz`` and build its folds with the
     same builder as real data."""
-    if n_families < 2:
-        raise DataError(f'--families must be at least 2, got {n_families}')
-    log(f'generating {n_families} synthetic families (seed {seed}) ...')
-    frame = make_demo_records(n_families, seed)
-    source = os.path.join(out_dir, 'demo_sequences.csv.gz')
-    atomic_write(source, lambda f: frame.to_csv(f, index=False, compression='gzip'))
-    return build_dataset([source], out_dir, version=version, seed=seed, force=force)
+    check_demo_families(n_families)
+    with building(out_dir, version):
+        refuse_to_replace(out_dir, version, force)        # before generating
+        log(f'generating {n_families} synthetic families (seed {seed}) ...')
+        frame = make_demo_records(n_families, seed)
+        source = os.path.join(out_dir, 'demo_sequences.csv.gz')
+        atomic_write(source, lambda f: frame.to_csv(f, index=False, compression='gzip'))
+        return build_dataset([source], out_dir, version=version, seed=seed, force=force)
+
+
+def _has_metadata(basedir, version):
+    with reading(basedir, version):
+        return os.path.isfile(metadata_path(basedir, version))
 
 
 def ensure_demo(basedir=DEMO_BASEDIR, version=DEFAULT_VERSION):
-    """Build the demo dataset unless it is already there."""
-    if not os.path.isfile(metadata_path(basedir, version)):
-        build_demo(basedir, version, force=True)
+    """Build the demo dataset unless it is already there. Processes that call this at once (the
+    first runs of a job array in a fresh clone) build it once: one builds, the others wait for
+    it and use its dataset."""
+    if _has_metadata(basedir, version):
+        return
+    with building(basedir, version):
+        if not _has_metadata(basedir, version):        # not built while this process waited
+            build_demo(basedir, version, force=True)
 
 
 def read_metadata(basedir, version):
     """The metadata JSON of a dataset, or None when there is none."""
     path = metadata_path(basedir, version)
-    if not os.path.isfile(path):
-        return None
     try:
-        with open_text(path) as f:
-            metadata = json.load(f)
+        with reading(basedir, version):
+            if not os.path.isfile(path):
+                return None
+            with open_text(path) as f:
+                metadata = json.load(f)
     except (ValueError, OSError) as err:
+        if isinstance(err, DataError):
+            raise
         raise DataError(f'{path}: unreadable metadata ({err}); rebuild the dataset with '
                         '--force') from None
     if not isinstance(metadata, dict) or not {'classes', 'n_folds'} <= set(metadata):

@@ -1,22 +1,30 @@
 """Readers of real Pfam inputs: CSV/TSV(.gz), the Kaggle "Pfam seed random split" directory,
-Pfam FASTA and Stockholm. Each returns a DataFrame with columns ``sequence`` and ``family``."""
+Pfam FASTA and Stockholm. Each returns a DataFrame with columns ``sequence`` and ``family``.
+
+Any of them may be gzipped and may start with a UTF-8 byte-order mark; a truncated or damaged
+gzip file is a `DataError` naming it."""
 import os
 import re
 
 import numpy as np
 import pandas as pd
 
-from fileio import DataError, open_text
+from fileio import GZIP_ERRORS, DataError, open_text
 
 FORMATS = ('auto', 'csv', 'tsv', 'kaggle', 'fasta', 'stockholm')
 PFAM_ACCESSION = re.compile(r'\b(PF\d{5}(?:\.\d+)?)\b')
 
 
 def _read_table(path, sep):
+    """A CSV/TSV, gzipped or not (told by its content, not its name); a UTF-8 byte-order mark at
+    the start is skipped."""
+    with open(path, 'rb') as f:
+        compression = 'gzip' if f.read(2) == b'\x1f\x8b' else None
     try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
-            OSError) as err:
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
+                            compression=compression, encoding='utf-8-sig')
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
+            *GZIP_ERRORS) as err:
         raise DataError(f'{path}: cannot read as a table: {str(err).splitlines()[0]}') from None
     missing = {'sequence', 'family_accession'} - set(frame.columns)
     if missing:
@@ -130,13 +138,14 @@ def read_records(path, fmt='auto'):
     """Read one input into a DataFrame with columns ``sequence`` and ``family`` (accession)."""
     if not os.path.exists(path):
         raise DataError(f'{path}: no such file or directory')
-    if fmt == 'auto':
-        fmt = detect_format(path)
     readers = {'csv': lambda p: _read_table(p, ','), 'tsv': lambda p: _read_table(p, '\t'),
                'kaggle': _read_kaggle, 'fasta': _read_fasta, 'stockholm': _read_stockholm}
-    if fmt not in readers:
+    if fmt not in readers and fmt != 'auto':
         raise DataError(f'unknown format {fmt!r}; choose one of {", ".join(FORMATS)}')
-    frame = readers[fmt](path)
+    try:
+        frame = readers[detect_format(path) if fmt == 'auto' else fmt](path)
+    except GZIP_ERRORS as err:          # open_text reports these itself; this is a safety net
+        raise DataError(f'{path}: truncated or damaged gzip file ({err})') from None
     frame['sequence'] = frame['sequence'].str.strip().str.upper()
     frame['family'] = frame['family'].str.strip()
     empty = frame['sequence'].eq('') | frame['family'].eq('')

@@ -16,8 +16,10 @@ Command line::
 
 What `load_rotation` reads, in this order (``V`` = version):
 
-1. the suite's datasets (``pfamV_fold_k.csv`` + ``pfamV_metadata.json``, `pfam_build`): the folds'
-   hashes are checked against the metadata, so a mixed or half-replaced dataset is refused;
+1. the suite's datasets (``pfamV_fold_k.csv`` + ``pfamV_metadata.json``, `pfam_build`): read
+   under the dataset's lock after finishing any replacement whose builder was killed, so a load
+   sees the old dataset or the new one whole (`pfam_build.reading`); the folds' hashes are also
+   checked against the metadata, so folds mixed by other means are refused;
 2. a course directory with fold CSVs: re-tokenized from the strings with the suite's vocabulary
    (the course's rotation pickles are not read: they are left-padded, truncate validation/test
    rows and do not record their letter map);
@@ -44,12 +46,13 @@ import pandas as pd
 
 from fileio import DataError, atomic_write, log, open_text, sha256  # noqa: F401 (re-exported)
 from pfam_build import (DEFAULT_BASEDIR, DEFAULT_VERSION, DEMO_BASEDIR,  # noqa: F401
-                        N_FOLDS, build_dataset, build_demo, convert_course, count_folds,
-                        ensure_demo, fold_path, make_demo_records, metadata_path, read_fold_csv,
-                        read_metadata, rotation_path, versions_in)
+                        MAX_DEMO_FAMILIES, N_FOLDS, build_dataset, build_demo, convert_course,
+                        count_folds, ensure_demo, fold_path, make_demo_records, metadata_path,
+                        read_fold_csv, read_metadata, reading, rotation_path, versions_in)
 from pfam_formats import FORMATS, read_family_list, read_records  # noqa: F401 (re-exported)
-from pfam_tokens import (AMBIGUOUS, AMINO_ACIDS, N_TOKENS, PAD_TOKEN,  # noqa: F401 (re-exported)
-                         VOCABULARY, decode, encode, length_order, padding_rows, right_padded,
+from pfam_tokens import (AMBIGUOUS, AMINO_ACIDS, BUCKET_GROWTH, N_TOKENS,  # noqa: F401 (re-exported)
+                         PAD_TOKEN, VOCABULARY, decode, default_bucket_lengths, encode,
+                         length_batches, length_order, padding_rows, right_padded,
                          sequence_lengths)
 
 ROTATION_KEYS = ('ins_train', 'outs_train', 'ins_valid', 'outs_valid', 'ins_test', 'outs_test',
@@ -67,9 +70,10 @@ def load_pfam_file(basedir, fold, version=''):
 def _read_fold(basedir, fold, version):
     """(DataFrame, SHA-256 of the file) of fold ``fold``: one read serves both."""
     path = fold_path(basedir, fold, version)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path} not found' + _versions_hint(basedir, version))
-    return read_fold_csv(path)
+    with reading(basedir, version):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'{path} not found' + _versions_hint(basedir, version))
+        return read_fold_csv(path)
 
 
 def rotation_folds(rotation, nfolds=N_FOLDS, ntrain_folds=3):
@@ -98,8 +102,9 @@ def prepare_data_set(basedir=DEFAULT_BASEDIR, rotation=0, nfolds=N_FOLDS, ntrain
     """One rotation's dict (`ROTATION_KEYS` + ``vocabulary``, ``source``) built from the fold
     CSVs with the suite's vocabulary; ``len_max`` is the longest sequence of all folds, so no
     row is truncated. Classes: the dataset's metadata, else the sorted labels of all folds."""
-    metadata = read_metadata(basedir, version)
-    frames, hashes = zip(*(_read_fold(basedir, k, version) for k in range(nfolds)))
+    with reading(basedir, version):                # one dataset, not one being replaced
+        metadata = read_metadata(basedir, version)
+        frames, hashes = zip(*(_read_fold(basedir, k, version) for k in range(nfolds)))
     if metadata is not None:
         _check_folds_match(basedir, version, metadata, hashes)
         classes = list(metadata['classes'])
@@ -134,15 +139,17 @@ def load_rotation(basedir=DEFAULT_BASEDIR, rotation=0, version=''):
         FileNotFoundError: no dataset of that version in ``basedir``.
         DataError: a damaged, mixed or malformed dataset, or a bad rotation (one-line message).
     """
-    metadata = read_metadata(basedir, version)
-    n_folds = int(metadata['n_folds']) if metadata is not None else count_folds(basedir, version)
-    if metadata is not None or n_folds >= 3:
-        rotation_folds(rotation, n_folds, n_folds - 2)
-        return prepare_data_set(basedir, rotation, n_folds, n_folds - 2, version)
-    rotation_folds(rotation)
-    path = rotation_path(basedir, rotation, version)
-    if os.path.isfile(path):
-        return _from_course_pickle(path, rotation)
+    with reading(basedir, version):                # metadata and folds of one dataset
+        metadata = read_metadata(basedir, version)
+        n_folds = int(metadata['n_folds']) if metadata is not None else \
+            count_folds(basedir, version)
+        if metadata is not None or n_folds >= 3:
+            rotation_folds(rotation, n_folds, n_folds - 2)
+            return prepare_data_set(basedir, rotation, n_folds, n_folds - 2, version)
+        rotation_folds(rotation)
+        path = rotation_path(basedir, rotation, version)
+        if os.path.isfile(path):
+            return _from_course_pickle(path, rotation)
     hint = ('python pfam_loader.py demo --out ' + basedir if 'demo' in basedir else
             'python pfam_loader.py build --input ... --out ' + basedir)
     raise FileNotFoundError(f'no dataset of version {version!r} in {basedir!r} (neither '
@@ -170,8 +177,8 @@ def _check_folds_match(basedir, version, metadata, hashes):
         if actual != expected:
             raise DataError(f'{fold_path(basedir, k, version)} does not match '
                             f'{os.path.basename(metadata_path(basedir, version))}: the dataset '
-                            'mixes files of different builds (an interrupted build?); rebuild '
-                            'it with --force')
+                            'mixes files of different builds (copied or edited by hand?); '
+                            'rebuild it with --force')
 
 
 def _assemble(frames, classes, rotation, nfolds, ntrain_folds, source):
@@ -250,27 +257,6 @@ def _from_course_pickle(path, rotation):
 
 
 # ---------------------------------------------------------------- tf.data pipelines
-BUCKET_GROWTH = 1.25       # each bucket ~25 % longer than the one before (see bucket_lengths)
-
-
-def default_bucket_lengths(len_max, growth=BUCKET_GROWTH):
-    """Padded lengths of the length buckets: multiples of 32 from 32, each about ``growth``
-    times the one before (at least 32 longer), ending at ``len_max``.
-
-    A small fixed set keeps the number of distinct batch shapes low (each is traced once by
-    TensorFlow, and compiled once by XLA/JAX on a GPU) while wasting little on padding: the
-    padding of a sequence is below ``growth - 1`` of its length beyond the first buckets.
-    ``python bench.py --buckets`` prints shapes vs padding for several ``growth`` values.
-    """
-    if growth <= 1:
-        raise DataError(f'the bucket growth must be > 1, got {growth}')
-    lengths, length = [], 32
-    while length < len_max:
-        lengths.append(length)
-        length = max(length + 32, int(np.ceil(length * growth / 32) * 32))
-    return lengths + [int(len_max)]
-
-
 def _checked_bucket_lengths(bucket_lengths, lengths):
     """``bucket_lengths`` as a list, checked: increasing, the last >= the longest of ``lengths``."""
     bucket_lengths = list(bucket_lengths)
@@ -390,17 +376,6 @@ def create_tf_datasets(dat, batch=8, prefetch=None, shuffle=None, repeat=False, 
 
 
 # ---------------------------------------------------------------- NumPy batches (no TensorFlow)
-def length_batches(ins, batch, widths):
-    """``(rows, width)`` of batches of ``ins`` in `length_order`: each holds ``batch`` rows (the
-    last fewer) of similar length, to be trimmed to ``width``, the smallest of ``widths`` that
-    holds its longest row (right padding). Validation, test and prediction batches."""
-    order = length_order(ins)
-    lengths = sequence_lengths(ins)[order]
-    for start in range(0, len(order), batch):
-        stop = min(start + batch, len(order))
-        yield order[start:stop], widths[int(np.searchsorted(widths, max(int(lengths[stop - 1]), 1)))]
-
-
 def _pass_plan(order, buckets, batch):
     """The batches (row indices) of one pass that visits the rows in ``order``: each bucket's
     rows are batched as they arrive, a batch closing when full, each bucket's partial batch at
@@ -493,7 +468,8 @@ def create_parser():
     demo = commands.add_parser('demo', help='synthetic, learnable dataset; no download',
                                formatter_class=formatter)
     demo.add_argument('--out', default=DEMO_BASEDIR, help='output directory')
-    demo.add_argument('--families', type=int, default=46, help='number of synthetic families')
+    demo.add_argument('--families', type=int, default=46,
+                      help=f'number of synthetic families (2..{MAX_DEMO_FAMILIES})')
     demo.add_argument('--seed', type=int, default=0, help='generator and split seed')
     convert = commands.add_parser(
         'convert', help="a course directory → the suite's format", formatter_class=formatter,

@@ -163,3 +163,36 @@ def right_padded(ins, rows=None):
         order = np.argsort(ins[chunk] == PAD_TOKEN, axis=1, kind='stable')
         out[chunk] = np.take_along_axis(ins[chunk], order, axis=1)
     return out
+
+
+# ---------------------------------------------------------------- length buckets
+BUCKET_GROWTH = 1.25       # each bucket ~25 % longer than the one before (see bucket_lengths)
+
+
+def default_bucket_lengths(len_max, growth=BUCKET_GROWTH):
+    """Padded lengths of the length buckets: multiples of 32 from 32, each about ``growth``
+    times the one before (at least 32 longer), ending at ``len_max``.
+
+    A small fixed set keeps the number of distinct batch shapes low (each is traced once by
+    TensorFlow, and compiled once by XLA/JAX on a GPU) while wasting little on padding: the
+    padding of a sequence is below ``growth - 1`` of its length beyond the first buckets.
+    ``python bench.py --buckets`` prints shapes vs padding for several ``growth`` values.
+    """
+    if growth <= 1:
+        raise DataError(f'the bucket growth must be > 1, got {growth}')
+    lengths, length = [], 32
+    while length < len_max:
+        lengths.append(length)
+        length = max(length + 32, int(np.ceil(length * growth / 32) * 32))
+    return lengths + [int(len_max)]
+
+
+def length_batches(ins, batch, widths):
+    """``(rows, width)`` of batches of ``ins`` in `length_order`: each holds ``batch`` rows (the
+    last fewer) of similar length, to be trimmed to ``width``, the smallest of ``widths`` that
+    holds its longest row (right padding). Validation, test and prediction batches."""
+    order = length_order(ins)
+    lengths = sequence_lengths(ins)[order]
+    for start in range(0, len(order), batch):
+        stop = min(start + batch, len(order))
+        yield order[start:stop], widths[int(np.searchsorted(widths, max(int(lengths[stop - 1]), 1)))]

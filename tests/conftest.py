@@ -16,10 +16,8 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
 
 import pfam_loader  # noqa: E402
 
-#: A tiny network for driver runs on the demo data (seconds per run).
-TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
-        '16', '--attention_heads', '2', '--key_dim', '8', '--feed_forward', '16', '--dense_units',
-        '16', '--batch', '32', '--lr', '3e-3', '--verbose', '0']
+#: The tiny preset (settings.PRESETS['tiny']): driver runs on the demo data in seconds.
+TINY = ['--preset', 'tiny']
 
 
 def driver_args(demo_dir, results, *extra):

@@ -12,9 +12,7 @@ from conftest import ROOT
 
 pytest.importorskip('jax')
 
-TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
-        '16', '--attention_heads', '2', '--key_dim', '8', '--dense_units', '16', '--batch', '32',
-        '--verbose', '0', '--epochs', '2', '--steps_per_epoch', '3', '--no-bucket']
+TINY = ['--preset', 'tiny', '--epochs', '2', '--steps_per_epoch', '3', '--no-bucket']
 
 #: One process (one JAX start-up and compilation cache), TensorFlow made unimportable: train
 #: through the driver's CLI entry point, then reload the model and check its predictions and

@@ -18,9 +18,7 @@ from conftest import ROOT
 from course_format import course_rotation
 from positional_encoder import PositionalEncoding
 
-TINY = ['--n_embeddings', '8', '--conv_filters', '16', '--conv_kernel', '3', '--rnn_units', '16',
-        '16', '--attention_heads', '2', '--key_dim', '8', '--dense_units', '16', '--batch', '16',
-        '--verbose', '0', '--epochs', '1', '--steps_per_epoch', '2']
+TINY = ['--preset', 'tiny', '--batch', '16', '--epochs', '1', '--steps_per_epoch', '2']
 
 
 def _residues(ins):

@@ -10,6 +10,7 @@ import pytest
 import hw6_base
 import job_control
 import network
+import settings
 import parser as arguments
 from conftest import ROOT, complete_result, driver_args, run_cli
 
@@ -40,12 +41,24 @@ def test_run_writes_a_complete_result_and_model(demo_dir, tmp_path, model_type):
     assert len(log) == 3 and 'epoch_time' in log[0]
 
 
-def test_existing_result_is_not_overwritten(demo_dir, tmp_path):
+def test_existing_result_is_not_overwritten(demo_dir, tmp_path, capsys):
+    """A result of the requested configuration is skipped; one of another configuration (or
+    one that records none) is an error naming the differing settings, and stays untouched."""
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '1')
     path = tmp_path / 'gru_rot0_results.pkl'
-    path.write_bytes(pickle.dumps(complete_result(name='keep me')))
+    config = settings.identity(arguments.parse_args(argv))
+    path.write_bytes(pickle.dumps(complete_result(name='keep me', config=config)))
     before = path.read_bytes()
-    assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1')) == 0
+    assert hw6_base.main(argv) == 0
+    assert 'exists with this configuration; skipping' in capsys.readouterr().out
     assert path.read_bytes() == before
+    assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1',
+                                     '--conv_filters', '8')) == 2
+    assert 'another configuration (conv_filters 16 -> 8)' in capsys.readouterr().err
+    path.write_bytes(pickle.dumps(complete_result(name='no record')))
+    assert hw6_base.main(argv) == 2
+    assert 'records no configuration' in capsys.readouterr().err
+    assert pickle.loads(path.read_bytes())['name'] == 'no record'
 
 
 def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
@@ -58,7 +71,7 @@ def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
 
 @pytest.mark.parametrize('argv, message', [
     (['--model_type', 'cnn'], "invalid choice: 'cnn'"),
-    (['--rotation', '7'], "argument --rotation: invalid choice: 7"),
+    (['--rotation', '7', '--demo'], 'rotation must be an integer in 0..4, got 7'),
     (['--dataset', '/nonexistent/pfam'], 'pfamB_rotation_0.pkl'),
     (['--exp_type', 'rotations', '--exp_index', '5'], 'out of range'),
     (['--n_embeddings', '30'], '--n_embeddings must be < 26'),
@@ -75,8 +88,8 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, message):
 # ---------------------------------------------------------------- job control
 def test_index_maps_onto_the_ordered_product(monkeypatch):
     assert job_control.experiment_size('reference') == 15
-    assert job_control.combination('reference', 0) == {'model_type': 'rnn', 'rotation': 0}
-    assert job_control.combination('reference', 7) == {'model_type': 'gru', 'rotation': 2}
+    assert job_control.combination('reference', 0) == {'preset': 'rnn', 'rotation': 0}
+    assert job_control.combination('reference', 7) == {'preset': 'gru', 'rotation': 2}
     assert job_control.combination('tune_conv', 5) == {'rotation': 0, 'conv_filters': 256,
                                                        'conv_kernel': 9}
     with pytest.raises(ValueError, match='out of range.*0..14'):
@@ -111,12 +124,18 @@ def test_read_result_says_why_a_pickle_is_not_a_result(tmp_path, content, proble
 
 
 def test_missing_lists_indices_without_results(tmp_path):
-    for name in ('gru_rot1', 'gru_rot4'):
-        (tmp_path / f'{name}_results.pkl').write_bytes(pickle.dumps(complete_result()))
+    for rotation in (1, 3, 4):
+        config = settings.identity(arguments.parse_args(['--rotation', str(rotation)]))
+        if rotation == 3:
+            config['lr'] = 0.1                    # a result of another configuration: listed
+        (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
+            pickle.dumps(complete_result(config=config)))
     (tmp_path / 'gru_rot2_results.pkl').write_bytes(b'')               # not done: listed
     result = run_cli('job_control.py', '--results_path', str(tmp_path), '--model_type', 'gru',
                       '--exp_type', 'rotations', '--missing')
     assert result.returncode == 0 and result.stdout.strip() == '0,2,3'
+    assert 'gru_rot3_results.pkl is a result of another configuration (lr 0.1 -> 0.003)' \
+        in result.stderr
     listing = run_cli('job_control.py', '--exp_type', 'reference')
     assert 'sbatch --array=0-14' in listing.stdout and 'mha_rot4' in listing.stdout
 
@@ -125,22 +144,48 @@ def test_missing_lists_indices_without_results(tmp_path):
 def test_every_committed_configuration_builds(args_file):
     """Each args file x each index of its batch script's experiment builds a model: a broken
     configuration fails here, not on the cluster."""
+    parser = arguments.create_parser()
     for index in range(job_control.experiment_size('rotations')):
-        args = job_control.augment_args(arguments.parse_args(
-            [f'@{args_file}', '--exp_type', 'rotations', '--exp_index', str(index)]))
-        assert args.rotation == index
-        model = network.build_model(args.model_type, 26, 46, **arguments.model_kwargs(args))
+        args = job_control.resolve_args(
+            [f'@{args_file}', '--exp_type', 'rotations', '--exp_index', str(index)], parser)
+        assert args.rotation == index and args.preset in settings.PRESETS
+        model = network.build_model(args.model_type, 26, 46, **settings.model_kwargs(args))
         assert model.output_shape == (None, 46)
 
 
+def test_every_preset_passes_its_checks_and_builds():
+    for name, values in settings.PRESETS.items():
+        settings.check_preset(name, values)
+        args = arguments.parse_args(['--preset', name])
+        model = network.build_model(args.model_type, 26, 46, **settings.model_kwargs(args))
+        assert model.output_shape == (None, 46), name
+
+
 def test_every_experiment_index_resolves():
+    parser = arguments.create_parser()
     for exp_type in job_control.EXPERIMENTS:
         names = set()
         for index in range(job_control.experiment_size(exp_type)):
-            args = job_control.augment_args(arguments.parse_args(
-                ['--exp_type', exp_type, '--exp_index', str(index)]))
+            args = job_control.resolve_args(['--exp_type', exp_type, '--exp_index', str(index)],
+                                            parser)
             names.add(job_control.experiment_name(args))
         assert len(names) == job_control.experiment_size(exp_type)      # no two share a file
+
+
+@pytest.mark.parametrize('args_file', ['args_gru.txt', 'args_mha.txt', 'args_rnn_course.txt'])
+def test_a_task_runs_the_configuration_its_experiment_lists_whatever_the_script(args_file):
+    """Task i of the reference experiment runs preset i's configuration, whichever batch
+    script (args file) submitted it; arguments given on the command line still apply."""
+    parser = arguments.create_parser()
+    for index, preset in ((0, 'rnn'), (7, 'gru'), (14, 'mha')):
+        args = job_control.resolve_args([f'@{args_file}', '--exp_type', 'reference',
+                                         '--exp_index', str(index), '--epochs', '3'], parser)
+        expected = arguments.parse_args(['--preset', preset, '--epochs', '3',
+                                         '--rotation', str(index % 5)])
+        assert settings.identity(args) == settings.identity(expected), (args_file, index)
+    with pytest.raises(SystemExit):
+        job_control.resolve_args(['--model_type', 'gru', '--exp_type', 'reference',
+                                  '--exp_index', '0'], parser)
 
 
 def test_args_file_allows_comments_and_several_values_per_line(tmp_path):
@@ -184,17 +229,12 @@ def test_committed_reference_results_ran_the_committed_args_files(model_type):
     changed without re-running the reference, or results copied in from another run, fail here."""
     args_file = os.path.join(ROOT, f'args_{model_type}.txt')
     reference = os.path.join(ROOT, 'results', 'pfam46')
-    configured = vars(arguments.parse_args([f'@{args_file}']))
-    defaults = vars(arguments.parse_args([]))
-    knobs = arguments.MODEL_KNOBS + ('epochs', 'batch', 'lr_schedule', 'lr_min', 'substitution',
-                                     'dataset', 'version')
-    with open(args_file) as a, open(os.path.join(reference, 'args', f'args_{model_type}.txt')) as b:
-        assert a.read() == b.read()
     paths = sorted(glob.glob(os.path.join(reference, f'{model_type}_rot*_results.pkl')))
     assert len(paths) == 5
-    for path in paths:
+    for rotation, path in enumerate(paths):
         result, problem = job_control.read_result(path)
         assert problem is None, (path, problem)
-        # a knob newer than the run: it ran with today's default (as `parser.model_kwargs` reads it)
-        ran = {knob: result['args'].get(knob, defaults[knob]) for knob in knobs}
-        assert ran == {knob: configured[knob] for knob in knobs}, path
+        configured = arguments.parse_args([f'@{args_file}', '--rotation', str(rotation)])
+        # the configuration the run recorded, or (older results) the one its args give
+        ran = result.get('config') or settings.identity(result['args'])
+        assert settings.differences(ran, settings.identity(configured)) == [], path

@@ -104,11 +104,6 @@ def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
         assert any(isinstance(layer, PositionalEncoding) for layer in loaded.layers)
 
 
-def test_model_types_agree_with_the_parser():
-    import parser as arguments
-    assert arguments.MODEL_TYPES == network.MODEL_TYPES
-
-
 def test_layer_stack_follows_the_course_classes():
     gru = network.build_model('gru', 26, 46, rnn_units=[32, 32, 32], pool_sizes=[2, 3])
     kinds = [type(layer).__name__ for layer in gru.layers]
@@ -197,19 +192,16 @@ def test_tiny_model_learns_a_tiny_task(model_type):
     assert accuracy > 0.85
 
 
-def test_model_knobs_are_the_builders_keywords_and_defaults():
-    """parser.MODEL_KNOBS and the parser's defaults are the one declaration the driver, figures
-    and bench use: they must be build_model's keyword-only arguments and defaults."""
-    import inspect
-
-    import parser as arguments
-    signature = inspect.signature(network.build_model).parameters.values()
-    keywords = {p.name: p.default for p in signature if p.kind == p.KEYWORD_ONLY}
-    assert set(arguments.MODEL_KNOBS) == set(keywords) - {'compile', 'name'}
-    normalise = lambda v: list(v) if isinstance(v, tuple) else v          # noqa: E731
-    expected = {knob: normalise(keywords[knob]) for knob in arguments.MODEL_KNOBS}
-    assert arguments.model_kwargs(arguments.parse_args([])) == expected
-    assert network.MODEL_TYPES == arguments.MODEL_TYPES
+def test_the_builder_takes_the_model_settings_and_refuses_others():
+    """build_model's knobs are settings.Model's fields with their defaults: a default changed in
+    settings.py changes the model, and a misspelt knob is an error, not ignored."""
+    import settings
+    default = network.build_model('gru', 26, 5)
+    assert default.get_layer('conv').filters == settings.DEFAULTS['conv_filters']
+    assert default.get_layer('conv').kernel_size == (settings.DEFAULTS['conv_kernel'],)
+    assert default.optimizer.clipnorm == pytest.approx(settings.DEFAULTS['clipnorm'])
+    with pytest.raises(ValueError, match='unknown model settings'):
+        network.build_model('gru', 26, 5, conv_filter=8)
 
 
 def test_label_smoothing_loss_matches_its_formula_and_round_trips(tmp_path):
@@ -230,3 +222,26 @@ def test_label_smoothing_loss_matches_its_formula_and_round_trips(tmp_path):
     path = str(tmp_path / 'smoothed.keras')
     model.save(path)
     assert keras.models.load_model(path).loss.label_smoothing == smoothing
+
+
+def test_mha_adds_the_positional_encoding_once_to_the_embeddings():
+    """What reaches the MHA model's Conv1D is embedding + sinusoid, the encoding added once
+    (with the builder's max_wavelength), and only the embedding is encoded."""
+    keras.utils.set_random_seed(3)
+    wavelength = 100.0
+    model = network.build_model('mha', 26, 5, n_embeddings=8, conv_filters=16, conv_kernel=3,
+                                attention_heads=[2], key_dim=8, dense_units=[16],
+                                positional_max_wavelength=wavelength)
+    embedding = next(l for l in model.layers if isinstance(l, keras.layers.Embedding))
+    conv = next(l for l in model.layers if isinstance(l, keras.layers.Conv1D))
+    probe = keras.Model(model.inputs, conv.input)
+    tokens = pfam_loader.encode(SEQUENCES[2:], 61)
+    reached = keras.ops.convert_to_numpy(probe(tokens.astype('int32')))
+    table = keras.ops.convert_to_numpy(embedding.embeddings)
+    p, i = np.arange(61)[:, None], np.arange(8)[None, :]
+    angle = p / wavelength ** ((i // 2 * 2) / 8)
+    encoding = np.where(i % 2 == 0, np.sin(angle), np.cos(angle))
+    np.testing.assert_allclose(reached, table[tokens] + encoding[None], atol=1e-5)
+    applications = sum(len(layer._inbound_nodes) for layer in model.layers
+                       if isinstance(layer, PositionalEncoding))
+    assert applications == 1

@@ -432,37 +432,12 @@ def test_rebuild_needs_force_and_a_mixed_dataset_is_refused(tmp_path):
         pfam_loader.build_dataset([str(source)], out, 'M', seed=1)
     pfam_loader.build_dataset([str(source)], out, 'M', seed=1, force=True)
     assert open(pfam_loader.fold_path(out, 3, 'M')).read() != fold_3
-    assert not [n for n in os.listdir(out) if n.startswith('.')]          # no staging left
+    assert not [n for n in os.listdir(out) if '-build-' in n or 'switch' in n]   # no staging left
     # a build killed while moving files in: one fold of the other build
     with open(pfam_loader.fold_path(out, 3, 'M'), 'w') as f:
         f.write(fold_3)
     with pytest.raises(pfam_loader.DataError, match='different builds'):
         pfam_loader.load_rotation(out, 0, 'M')
-
-
-def test_killed_build_leaves_the_old_dataset_loadable(tmp_path):
-    """A real SIGKILL at random points of a rebuild: afterwards the dataset either loads
-    consistently (old or new build) or is refused as mixed, never silently mixed."""
-    import signal
-    import time
-    source = tmp_path / 'in.csv'
-    pfam_loader.make_demo_records(n_families=20, seed=1).to_csv(source, index=False)
-    out = str(tmp_path / 'd')
-    pfam_loader.build_dataset([str(source)], out, 'K', seed=0)
-    for delay in (0.6, 0.9, 1.2, 1.5):
-        process = subprocess.Popen([sys.executable, 'pfam_loader.py', 'build', '--input',
-                                    str(source), '--out', out, '--version', 'K', '--seed', '1',
-                                    '--force'], cwd=ROOT, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        try:
-            tests = [pfam_loader.load_rotation(out, r, 'K')['ins_test'] for r in range(5)]
-        except pfam_loader.DataError as err:
-            assert 'different builds' in str(err)
-            continue
-        rows = [pfam_loader.decode(row) for t in tests for row in t]
-        assert len(rows) == len(set(rows))                  # the 5 test folds partition the data
 
 
 def test_substitution_changes_residues_only_at_the_rate_and_repeats_with_the_seed():
