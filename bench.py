@@ -210,6 +210,7 @@ def course_markdown(report):
     return '\n'.join(lines) + '\n'
 
 
+@fileio.command(errors=(ValueError, OSError))   # DataError and the libraries' ValueErrors
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -235,27 +236,19 @@ def main(argv=None):
     command = 'python bench.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     if args.scale == 'course':
         out = args.out or 'results/bench_course.json'
-        try:
-            report = bench_course(args.types, args.steps, args.warmup, 3000 if not args.quick
-                                  else 100)
-        except (ValueError, OSError) as err:
-            print(f'bench.py: error: {err}', file=sys.stderr)
-            return 2
+        report = bench_course(args.types, args.steps, args.warmup, 3000 if not args.quick
+                              else 100)
         report.update(machine=_machine(), command=command)
         return _write(out, report, course_markdown(report))
-    try:
-        if args.quick or args.version not in pfam_loader.versions_in(args.dataset):
-            if not args.quick:
-                pfam_loader.log(f'{args.dataset}: no dataset {args.version!r}; benchmarking the '
-                                'demo data')
-            pfam_loader.ensure_demo(pfam_loader.DEMO_BASEDIR, args.version)
-            basedir = pfam_loader.DEMO_BASEDIR
-        else:
-            basedir = args.dataset
-        dat = pfam_loader.load_rotation(basedir, 0, args.version)
-    except (ValueError, OSError) as err:
-        print(f'bench.py: error: {err}', file=sys.stderr)
-        return 2
+    if args.quick or args.version not in pfam_loader.versions_in(args.dataset):
+        if not args.quick:
+            pfam_loader.log(f'{args.dataset}: no dataset {args.version!r}; benchmarking the '
+                            'demo data')
+        pfam_loader.ensure_demo(pfam_loader.DEMO_BASEDIR, args.version)
+        basedir = pfam_loader.DEMO_BASEDIR
+    else:
+        basedir = args.dataset
+    dat = pfam_loader.load_rotation(basedir, 0, args.version)
     steps, warmup = (3, 2) if args.quick else (args.steps, args.warmup)
     n_infer = 100 if args.quick else len(dat['ins_test'])
     models = []

@@ -141,6 +141,7 @@ def markdown(report):
     return '\n'.join(lines) + '\n'
 
 
+@fileio.command(errors=(ValueError, OSError))   # DataError and the libraries' ValueErrors
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -156,19 +157,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     results = load_results(args.results_path)
     if not results:
-        print(f'ensembles.py: error: no reference result pickles in {args.results_path}',
-              file=sys.stderr)
-        return 2
-    try:
-        labels, rows, mean = accuracy_table(results)
-        report = {'results_path': args.results_path, 'labels': labels, 'accuracy': rows,
-                  'mean': mean, 'machine': fileio.machine()}
-        if args.speed:
-            report['speed_sequences'], report['speed'] = speed_table(
-                args.results_path, args.dataset, args.version)
-    except (ValueError, OSError) as err:               # DataError is a ValueError
-        print(f'ensembles.py: error: {err}', file=sys.stderr)
-        return 2
+        raise fileio.DataError(f'no reference result pickles in {args.results_path}')
+    labels, rows, mean = accuracy_table(results)
+    report = {'results_path': args.results_path, 'labels': labels, 'accuracy': rows,
+              'mean': mean, 'machine': fileio.machine()}
+    if args.speed:
+        report['speed_sequences'], report['speed'] = speed_table(
+            args.results_path, args.dataset, args.version)
     fileio.atomic_write(args.out, lambda f: json.dump(report, f, indent=1), 'w')
     text = markdown(report)
     fileio.atomic_write(os.path.splitext(args.out)[0] + '.md', lambda f: f.write(text), 'w')

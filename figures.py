@@ -528,6 +528,7 @@ def create_parser():
     return parser
 
 
+@fileio.command()
 def main(argv=None):
     args = create_parser().parse_args(argv)
     out = args.out or os.path.join(args.results, 'figures')
@@ -536,9 +537,8 @@ def main(argv=None):
             print(summarize_logs(args.log_summary), end='')
             return 0
         written = make_all(args.results, out, args.all_contingency, not args.no_diagrams)
-    except (ResultsError, OSError) as err:
-        print(f'figures.py: error: {err}', file=sys.stderr)
-        return 2
+    except ResultsError as err:
+        raise fileio.DataError(str(err)) from None
     for name, path in written.items():
         print(path)
     with open(written['test_accuracy.md']) as f:

@@ -4,6 +4,7 @@ Pfam."""
 import contextlib
 import errno
 import fcntl
+import functools
 import gzip
 import hashlib
 import io
@@ -222,6 +223,29 @@ def sha256(path):
     return digest.hexdigest()
 
 
+def command(errors=(DataError, OSError)):
+    """Decorator of a command-line tool's ``main(argv=None)``: an exception of ``errors`` (a
+    problem with the user's input or files) becomes one line ``{tool}: error: {message}`` on
+    stderr and the status 2, never a traceback; Ctrl-C one line and 130. Every tool's main
+    wears it, so they all answer alike (`run_main` runs it)."""
+    def decorate(main):
+        module = sys.modules.get(main.__module__)
+        prog = os.path.basename(getattr(module, '__file__', None) or sys.argv[0] or 'python')
+
+        @functools.wraps(main)
+        def guarded(*args, **kwargs):
+            try:
+                return main(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(f'{prog}: interrupted', file=sys.stderr, flush=True)
+                return 130
+            except errors as err:
+                print(f'{prog}: error: {one_line(err)}', file=sys.stderr, flush=True)
+                return 2
+        return guarded
+    return decorate
+
+
 def run_main(main):
     """``sys.exit(main())`` for a command line whose output may go to a reader that stops early
     (``| head``): then it ends quietly with status 1 instead of a BrokenPipeError traceback."""
@@ -232,3 +256,11 @@ def run_main(main):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
         status = 1
     sys.exit(status)
+
+
+def one_line(err):
+    """An exception as one line of text (its message's lines joined)."""
+    text = ' '.join(str(err).split()) or type(err).__name__
+    if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
+        text += f': {err.filename}'
+    return text

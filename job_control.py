@@ -394,6 +394,7 @@ def create_parser():
     return parser
 
 
+@fileio.command(errors=(ValueError, OSError))
 def main(argv=None):
     parser = create_parser()
     argv = sys.argv[1:] if argv is None else list(argv)

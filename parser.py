@@ -67,6 +67,10 @@ def _argparse_type(check):
     return convert
 
 
+#: An argparse type for the other tools' positive counts.
+positive_int = _argparse_type(settings.POSITIVE)
+
+
 def _environment_default(name, parser):
     """The default of setting ``name``, from its environment variable when that is set."""
     variable = _ENVIRONMENT_DEFAULTS.get(name)

@@ -450,12 +450,16 @@ N_MOTIF_COMBINATIONS = math.perm(N_MOTIFS, 3)        # ordered triples of distin
 
 def make_demo_records(n_families=46, seed=0, min_count=40, max_count=100):
     """A learnable synthetic stand-in for Pfam: each family is a random ordered combination of 3
-    motifs (6-10 residues) from a shared pool of 80 (`N_MOTIF_COMBINATIONS` families at most),
-    embedded with 15 % point mutations in random
+    motifs (6-10 residues) from a shared pool of 80, embedded with 15 % point mutations in random
     background of a family-typical length (median ~100, like real domains).
 
     Returns:
         DataFrame with columns ``sequence`` and ``family_accession`` (``DEMO00`` ... ).
+
+    Raises:
+        DataError: more families than the `N_MOTIF_COMBINATIONS` (492,960) ordered motif triples
+            (the draw of distinct combinations would never end). Generating takes ~17 ms a
+            family on one core: `build_demo` stops at `MAX_DEMO_FAMILIES`.
     """
     if n_families > N_MOTIF_COMBINATIONS:
         raise DataError(f'{n_families:,} synthetic families asked for; only '

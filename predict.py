@@ -53,7 +53,7 @@ REFERENCE_LENGTH = 800
 #: GRU, MHA; committed in results/pfam46), an ensemble of one model of each type
 DEFAULT_ENSEMBLE = [os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'pfam46',
                                  f'{model_type}_rot0.keras')
-                    for model_type in job_control.EXPERIMENTS['reference']['model_type']]
+                    for model_type in job_control.REFERENCE_TYPES]
 
 
 def meta_path(model_path):
@@ -327,51 +327,41 @@ def create_parser():
     return parser
 
 
-def _error(err):
-    print(f'predict.py: error: {err}', file=sys.stderr)
-    return 2
-
-
+@fileio.command(errors=(ValueError, OSError))   # DataError and the libraries' ValueErrors
 def main(argv=None):
     args = create_parser().parse_args(argv)
-    try:
-        if args.top_k < 1 or args.batch < 1 or args.max_length < 1:
-            raise DataError('--top_k, --batch and --max_length must be positive')
-        if args.meta and len(args.model) > 1:
-            raise DataError('--meta goes with a single --model (an ensemble uses each model\'s '
-                            'own metadata)')
-        metas = {}
-        for model_path in args.model:
-            if not os.path.isfile(model_path):
-                raise DataError(f'{model_path}: no such model file')
-            meta_file = args.meta or meta_path(model_path)
-            if not os.path.isfile(meta_file):
-                raise DataError(f'{meta_file}: metadata (class names) not found beside the model; '
-                                'give it with --meta')
-            metas[model_path] = (meta_file, load_meta(meta_file))
-        meta = ensemble_meta(metas)
-        if args.out:
-            numbered = lambda what, i: what if len(metas) == 1 else f'{what} {i + 1}'  # noqa
-            check_output(args.out, {
-                'input': args.input,
-                **{numbered('model', i): path for i, path in enumerate(metas)},
-                **{numbered('metadata', i): file for i, (file, _) in enumerate(metas.values())}})
-        records = read_sequences(args.input)
-        warn_duplicate_ids(records)
-        ids, sequences = select_records(records, args.strict, args.max_length)
-    except (DataError, OSError) as err:
-        return _error(err)
+    if args.top_k < 1 or args.batch < 1 or args.max_length < 1:
+        raise DataError('--top_k, --batch and --max_length must be positive')
+    if args.meta and len(args.model) > 1:
+        raise DataError('--meta goes with a single --model (an ensemble uses each model\'s '
+                        'own metadata)')
+    metas = {}
+    for model_path in args.model:
+        if not os.path.isfile(model_path):
+            raise DataError(f'{model_path}: no such model file')
+        meta_file = args.meta or meta_path(model_path)
+        if not os.path.isfile(meta_file):
+            raise DataError(f'{meta_file}: metadata (class names) not found beside the model; '
+                            'give it with --meta')
+        metas[model_path] = (meta_file, load_meta(meta_file))
+    meta = ensemble_meta(metas)
+    if args.out:
+        numbered = lambda what, i: what if len(metas) == 1 else f'{what} {i + 1}'  # noqa
+        check_output(args.out, {
+            'input': args.input,
+            **{numbered('model', i): path for i, path in enumerate(metas)},
+            **{numbered('metadata', i): file for i, (file, _) in enumerate(metas.values())}})
+    records = read_sequences(args.input)
+    warn_duplicate_ids(records)
+    ids, sequences = select_records(records, args.strict, args.max_length)
 
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
     import network
-    try:
-        models = []
-        for model_path, (meta_file, model_meta) in metas.items():
-            models.append(network.load_model(model_path))
-            check_meta(model_meta, models[-1], meta_file, model_path)
-    except (ValueError, OSError) as err:               # DataError is a ValueError
-        return _error(err)
+    models = []
+    for model_path, (meta_file, model_meta) in metas.items():
+        models.append(network.load_model(model_path))          # ValueError: not a model
+        check_meta(model_meta, models[-1], meta_file, model_path)
     notes = length_notes(sequences, meta)
     started = time.time()
     probabilities = predict_sequences(models, sequences, args.batch,
@@ -392,7 +382,7 @@ def main(argv=None):
         else:
             write(sys.stdout)
     except OSError as err:
-        return _error(f'--out {args.out}: {err}')
+        raise DataError(f'--out {args.out}: {fileio.one_line(err)}') from None
     print(f'predict.py: {len(ids):,} sequences in {seconds:.2f} s '
           f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s)', file=sys.stderr)
     return 0

@@ -1,6 +1,6 @@
 """The reference to beat: a linear SVM on 3-mer counts, on the same rotations as the networks.
 
-    python svm_baseline.py --dataset data/pfam --version B --out results/pfam46/svm_baseline.json
+    python svm_baseline.py --dataset data/pfam --version B --out results/pfam46/svm_baseline.json   # the committed one
 
 For each rotation it fits scikit-learn's ``LinearSVC`` (defaults) on the 3-mer count vectors of
 the training folds and scores the test fold (the validation fold is not used: nothing is tuned).
@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+import fileio
 import pfam_loader
 from parser import positive_int
 
@@ -63,6 +64,7 @@ def _finished(path, result):
     return {key: [] for key in keys}
 
 
+@fileio.command(errors=(ValueError, OSError))   # DataError and the libraries' ValueErrors
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -73,7 +75,7 @@ def main(argv=None):
     parser.add_argument('--k', type=int, default=3, help='k-mer length')
     parser.add_argument('--jobs', type=positive_int, default=1,
                         help='processes that share the one-vs-rest problems (for many families)')
-    parser.add_argument('--out', default='results/pfam46/svm_baseline.json')
+    parser.add_argument('--out', default='runs/svm_baseline.json')
     args = parser.parse_args(argv)
     name = NAME if args.k == 3 else f'{args.k}-mer linear SVM'
     result = {'name': name, 'rotations': [], 'per_rotation': [], 'mean': None,
@@ -81,27 +83,23 @@ def main(argv=None):
               'command': 'python svm_baseline.py ' + ' '.join(argv if argv is not None
                                                               else sys.argv[1:])}
     result.update(_finished(args.out, result))
-    try:
-        for rotation in args.rotations:
-            if rotation in result['rotations']:
-                pfam_loader.log(f'rotation {rotation}: done before ({args.out})')
-                continue
-            dat = pfam_loader.load_rotation(args.dataset, rotation, args.version)
-            accuracy, took = evaluate_rotation(dat, args.k, args.jobs)
-            for key, value in (('rotations', rotation), ('per_rotation', accuracy),
-                               ('seconds_per_rotation', round(took, 1))):
-                result[key].append(value)
-            result['mean'] = float(np.mean(result['per_rotation']))
-            # after every rotation: an interrupted run keeps what it finished and resumes there
-            pfam_loader.atomic_write(args.out, lambda f: json.dump(result, f, indent=1), 'w')
-            pfam_loader.log(f'rotation {rotation}: test accuracy {accuracy:.4f} ({took:.0f} s)')
-    except (ValueError, OSError) as err:
-        print(f'svm_baseline.py: error: {err}', file=sys.stderr)
-        return 2
+    for rotation in args.rotations:
+        if rotation in result['rotations']:
+            pfam_loader.log(f'rotation {rotation}: done before ({args.out})')
+            continue
+        dat = pfam_loader.load_rotation(args.dataset, rotation, args.version)
+        accuracy, took = evaluate_rotation(dat, args.k, args.jobs)
+        for key, value in (('rotations', rotation), ('per_rotation', accuracy),
+                           ('seconds_per_rotation', round(took, 1))):
+            result[key].append(value)
+        result['mean'] = float(np.mean(result['per_rotation']))
+        # after every rotation: an interrupted run keeps what it finished and resumes there
+        fileio.atomic_write(args.out, lambda f: json.dump(result, f, indent=1), 'w')
+        pfam_loader.log(f'rotation {rotation}: test accuracy {accuracy:.4f} ({took:.0f} s)')
     print(f'{result["name"]}: mean test accuracy {result["mean"]:.4f} over rotations '
           f'{result["rotations"]}; wrote {args.out}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    fileio.run_main(main)

@@ -1,5 +1,6 @@
 """Experiment driver, argument parser and job control: end to end on a tiny demo dataset."""
 import glob
+import json
 import os
 import pickle
 
@@ -238,3 +239,69 @@ def test_committed_reference_results_ran_the_committed_args_files(model_type):
         # the configuration the run recorded, or (older results) the one its args give
         ran = result.get('config') or settings.identity(result['args'])
         assert settings.differences(ran, settings.identity(configured)) == [], path
+
+
+def test_resume_state_of_another_configuration_is_refused_or_discarded_with_force(
+        demo_dir, tmp_path, capsys):
+    """Checkpoints record their configuration: a rerun with other settings never resumes them
+    (exit 2 naming the settings); with --force it discards them and trains from the start."""
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '2')
+    assert hw6_base.main(argv, extra_callbacks=[StopAfterFirstEpoch()]) == 143
+    assert os.path.isdir(tmp_path / 'gru_rot0_run')
+    changed = driver_args(demo_dir, tmp_path, '--epochs', '2', '--steps_per_epoch', '2',
+                          '--lr', '0.01')
+    capsys.readouterr()
+    assert hw6_base.main(changed) == 2
+    err = capsys.readouterr().err
+    assert 'holds 1 epoch(s) of another configuration (epochs 3 -> 2, lr 0.003 -> 0.01)' in err
+    assert hw6_base.main([*changed, '--force']) == 0
+    assert 'discarding' in capsys.readouterr().err
+    result = pickle.loads((tmp_path / 'gru_rot0_results.pkl').read_bytes())
+    assert result['n_epochs'] == 2 and result['config']['lr'] == 0.01
+    assert result['config_fingerprint'] == settings.fingerprint(result['config'])
+    meta = json.loads((tmp_path / 'gru_rot0_meta.json').read_text())
+    assert meta['config'] == result['config']
+
+
+def test_test_fold_is_evaluated_with_the_best_epochs_weights(demo_dir, tmp_path):
+    """The result's test predictions and accuracy, and the saved model, come from the epoch with
+    the best validation accuracy, not from the weights the last epoch ended with."""
+    class RuinTheLastEpoch(keras.callbacks.Callback):
+        """Zeroes every weight after each batch of the last epoch (its validation accuracy is
+        then that of uniform probabilities) and records each epoch's final weights."""
+
+        def __init__(self, last):
+            super().__init__()
+            self.last, self.weights = last, []
+
+        def on_train_batch_end(self, batch, logs=None):
+            if len(self.weights) == self.last:
+                self.model.set_weights([np.zeros_like(w) for w in self.model.get_weights()])
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append(self.model.get_weights())
+
+    import pfam_loader
+    ruin = RuinTheLastEpoch(last=2)
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--lr', '1e-2', '--patience', '0')
+    assert hw6_base.main(argv, extra_callbacks=[ruin]) == 0
+    result = pickle.loads((tmp_path / 'gru_rot0_results.pkl').read_bytes())
+    validation = result['history']['val_sparse_categorical_accuracy']
+    assert result['n_epochs'] == 3 and result['best_epoch'] < 2
+    assert validation[result['best_epoch']] == max(validation) > validation[2]
+    assert not any(w.any() for w in ruin.weights[2])                     # really ruined
+
+    saved = network.load_model(str(tmp_path / result['model_path']))
+    for ours, best in zip(saved.get_weights(), ruin.weights[result['best_epoch']], strict=True):
+        np.testing.assert_array_equal(ours, best)
+    dat = pfam_loader.load_rotation(demo_dir, 0, 'T')
+    expected = network.predict_probabilities(saved, dat['ins_test'])
+    np.testing.assert_allclose(result['predict_test'], expected, atol=1e-5)
+    labels = dat['outs_test'][:, 0]
+    assert result['test_accuracy'] == pytest.approx(np.mean(expected.argmax(1) == labels))
+    uniform = np.full_like(expected, 1 / expected.shape[1])              # the ruined weights'
+    assert np.abs(result['predict_test'] - uniform).max() > 0.05

@@ -413,3 +413,53 @@ def test_sigterm_right_after_start_exits_143_cleanly(demo_dir, tmp_path, delay):
     [line] = _our_lines(stderr)
     assert 'interrupted' in line and 'run the same command again' in line
     assert not os.path.exists(tmp_path / 'results' / f'{NAME}_results.pkl')
+
+
+# ---------------------------------------------------------------- checkpoint writes that fail
+def _checkpoint_model(seed):
+    import network
+    keras.utils.set_random_seed(seed)
+    return network.small_test_model('gru', n_classes=4)
+
+
+def _weights_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights(), strict=True))
+
+
+def test_a_checkpoint_write_that_fails_midway_leaves_the_previous_checkpoint(tmp_path,
+                                                                            monkeypatch):
+    """Weights and state files are written whole or not at all: when writing either fails after
+    part of it is on disk, no partial file sits under a checkpoint's name, and the checkpoint
+    that was there (even one of the same epoch being rewritten) still loads."""
+    import checkpoints
+    run_dir = str(tmp_path / 'run')
+    os.makedirs(run_dir)
+    saved = _checkpoint_model(1)
+    checkpoints.save(saved, run_dir, {'epochs': 1, 'history': {'loss': [0.9]}, 'best_epochs': 1})
+    before = sorted(os.listdir(run_dir))
+
+    def save_weights_then_fail(path, *args, **kwargs):
+        with open(path, 'wb') as f:
+            f.write(b'\x89HDF\r\n\x1a\n' + b'\0' * 100)          # the start of an HDF5 file
+        raise OSError('No space left on device')
+
+    failing = _checkpoint_model(2)
+    monkeypatch.setattr(failing, 'save_weights', save_weights_then_fail)
+    for epochs in (2, 1):                          # a new checkpoint, then over the old one
+        with pytest.raises(OSError, match='No space left'):
+            checkpoints.save(failing, run_dir, {'epochs': epochs, 'best_epochs': epochs,
+                                                'history': {'loss': [0.9] * epochs}})
+        assert sorted(os.listdir(run_dir)) == before
+    unserializable = {'epochs': 2, 'history': {'loss': [0.9, 0.8]}, 'best_epochs': 2,
+                      'note': object()}             # json.dump writes the keys before it, then fails
+    with pytest.raises(TypeError):
+        checkpoints.save(_checkpoint_model(3), run_dir, unserializable)
+    left = os.listdir(run_dir)
+    assert 'epoch0002.json' not in left and set(before) <= set(left)
+    assert not [name for name in left if name.startswith('.')]       # no temporary file either
+
+    loaded = _checkpoint_model(4)
+    assert not _weights_equal(loaded, saved)
+    state = checkpoints.load(loaded, run_dir)
+    assert (state['epochs'], state['history'], state['best_epochs']) == (1, {'loss': [0.9]}, 1)
+    assert _weights_equal(loaded, saved)

@@ -285,3 +285,29 @@ def test_contingency_of_many_families_shows_those_with_the_most_errors(tmp_path)
     width, height = int.from_bytes(header[16:20], 'big'), int.from_bytes(header[20:24], 'big')
     shown = figures.MAX_CONTINGENCY
     assert width < 150 * (0.3 * shown + 4) and height < 150 * (0.3 * shown + 3)   # not n wide
+
+
+def test_figure2_pads_the_shorter_run_with_its_last_value(monkeypatch, tmp_path):
+    """Figure 2 pairs GRU and MHA validation accuracy epoch by epoch: the shorter run (either
+    type) is extended with its last value, so its curve ends at its final accuracy."""
+    drawn = []
+    save = figures._save
+    monkeypatch.setattr(figures, '_save', lambda fig, *args, **kwargs: (
+        drawn.append([(line.get_xdata(), line.get_ydata()) for line in fig.axes[0].lines]),
+        save(fig, *args, **kwargs))[1])
+    gru, mha = [0.5, 0.7, 0.8], [0.4, 0.6, 0.65, 0.9, 0.85, 0.88]
+
+    def result(model_type, curve, rotation):
+        return {'model_type': model_type, 'rotation': rotation,
+                'history': {figures.VALID_ACCURACY: list(curve)}}
+
+    results = {('gru', 0): result('gru', gru, 0), ('mha', 0): result('mha', mha, 0),
+               ('gru', 1): result('gru', mha, 1), ('mha', 1): result('mha', gru, 1)}
+    assert figures.figure2(results, str(tmp_path)).endswith('figure2_gru_vs_mha.png')
+    (curve0, star0, curve1, star1, _diagonal), = drawn
+    np.testing.assert_allclose(curve0[0], [0.5, 0.7, 0.8, 0.8, 0.8, 0.8])      # GRU padded
+    np.testing.assert_allclose(curve0[1], mha)
+    np.testing.assert_allclose(np.ravel(star0), [0.8, 0.88])                 # both final values
+    np.testing.assert_allclose(curve1[0], mha)
+    np.testing.assert_allclose(curve1[1], [0.5, 0.7, 0.8, 0.8, 0.8, 0.8])      # MHA padded
+    np.testing.assert_allclose(np.ravel(star1), [0.88, 0.8])

@@ -433,7 +433,7 @@ def test_rebuild_needs_force_and_a_mixed_dataset_is_refused(tmp_path):
     pfam_loader.build_dataset([str(source)], out, 'M', seed=1, force=True)
     assert open(pfam_loader.fold_path(out, 3, 'M')).read() != fold_3
     assert not [n for n in os.listdir(out) if '-build-' in n or 'switch' in n]   # no staging left
-    # a build killed while moving files in: one fold of the other build
+    # folds mixed by other means (copied by hand): one fold of the other build
     with open(pfam_loader.fold_path(out, 3, 'M'), 'w') as f:
         f.write(fold_3)
     with pytest.raises(pfam_loader.DataError, match='different builds'):
@@ -454,3 +454,73 @@ def test_substitution_changes_residues_only_at_the_rate_and_repeats_with_the_see
     assert (pfam_tokens.substitute(tokens, 0.2, [0, 1, 6]) != changed).any()
     every = pfam_tokens.substitute(tokens, 1.0 - 1e-12, 3)[:, :250]
     assert set(np.unique(every)) <= set(range(1, 21))                 # standard residues only
+
+
+# ---------------------------------------------------------------- class order
+#: accessions whose order of first appearance (families come one after the other) is not sorted
+_UNSORTED_NAMES = {'DEMO00': 'PF00300.1', 'DEMO01': 'PF00100.2', 'DEMO02': 'PF00400.1',
+                   'DEMO03': 'PF00200.3'}
+
+
+def _records_with_unsorted_names():
+    frame = pfam_loader.make_demo_records(n_families=4, seed=7, min_count=10, max_count=12)
+    frame['family_accession'] = frame['family_accession'].map(_UNSORTED_NAMES)
+    return frame
+
+
+def _class_names(dat):
+    return [dat['out_index_word'][i] for i in range(dat['n_classes'])]
+
+
+def _labels_by_sequence(dat):
+    return {pfam_loader.decode(row): dat['out_index_word'][int(k)]
+            for split in ('train', 'valid', 'test')
+            for row, k in zip(dat[f'ins_{split}'], dat[f'outs_{split}'][:, 0])}
+
+
+def test_class_index_is_the_sorted_label_list_whatever_the_input_order(tmp_path):
+    """Class i is the i-th label in sorted order in every rotation, for builds from the same
+    records in different orders: a model's output i means the same family in all of them."""
+    frame = _records_with_unsorted_names()
+    names = sorted(_UNSORTED_NAMES.values())
+    orders = {'given': frame, 'reversed': frame.iloc[::-1],
+              'shuffled': frame.sample(frac=1, random_state=4)}
+    built = {}
+    for order, records in orders.items():
+        records.to_csv(tmp_path / f'{order}.csv', index=False)
+        meta = pfam_loader.build_dataset([str(tmp_path / f'{order}.csv')], str(tmp_path / order),
+                                         'C', seed=2)
+        assert meta['classes'] == names
+        built[order] = [pfam_loader.load_rotation(str(tmp_path / order), r, 'C')
+                        for r in range(5)]
+    for order, rotations in built.items():
+        for r, dat in enumerate(rotations):
+            assert _class_names(dat) == names, (order, r)
+            assert dat['out_word_index'] == {name: i for i, name in enumerate(names)}
+            for split in ('train', 'test'):
+                np.testing.assert_array_equal(dat[f'outs_{split}'],
+                                              built['given'][r][f'outs_{split}'])
+    truth = dict(zip(frame['sequence'], frame['family_accession']))
+    assert _labels_by_sequence(built['shuffled'][3]) == truth
+
+
+def test_course_folds_and_their_conversion_index_classes_in_sorted_order(tmp_path):
+    """Course fold CSVs (no metadata; labels not in sorted order of appearance) and the dataset
+    converted from them give class i = the i-th sorted label in every rotation."""
+    frame = _records_with_unsorted_names()
+    names = sorted(_UNSORTED_NAMES.values())
+    course = tmp_path / 'course'
+    course.mkdir()
+    folds = np.arange(len(frame)) % 5
+    for k in range(5):
+        part = frame[folds == k]
+        pd.DataFrame({'string': part['sequence'], 'label': part['family_accession']}).to_csv(
+            pfam_loader.fold_path(str(course), k, 'B'), index=False)
+    meta = pfam_loader.convert_course(str(course), str(tmp_path / 'converted'), 'B')
+    assert meta['classes'] == names
+    truth = dict(zip(frame['sequence'], frame['family_accession']))
+    for basedir in (course, tmp_path / 'converted'):
+        for r in range(5):
+            dat = pfam_loader.load_rotation(str(basedir), r, 'B')
+            assert _class_names(dat) == names, (basedir.name, r)
+            assert _labels_by_sequence(dat) == truth
