@@ -48,9 +48,18 @@ def save(model, run_dir, state):
     checkpoint complete or the previous one in place."""
     state['random_state'] = [v.numpy().tolist() for v in _random_state_variables(model)]
     weights, meta = _files(run_dir, state['epochs'])
+    fileio.check_free_space(run_dir, size_estimate(model), f'checkpoint {weights}')
     fileio.atomic_write(weights, model.save_weights, 'path')
     fileio.atomic_write(meta, lambda f: json.dump(state, f), 'w')
     _prune(run_dir)
+
+
+def size_estimate(model):
+    """Bytes a checkpoint of ``model`` takes at most: its weights and the optimizer's state
+    (float32, with a margin for the file format)."""
+    variables = list(model.weights) + list(getattr(model.optimizer, 'variables', None) or [])
+    count = sum(int(np.prod(variable.shape)) for variable in variables)
+    return int(count * 4 * 1.25) + (64 << 10)
 
 
 def _prune(run_dir):

@@ -41,7 +41,7 @@ TYPE_ORDER = settings.MODEL_TYPES
 TYPE_LABEL = {'rnn': 'SimpleRNN', 'gru': 'GRU', 'lstm': 'LSTM', 'mha': 'MHA'}
 TYPE_COLOR = {'rnn': 'tab:green', 'gru': 'tab:blue', 'lstm': 'tab:purple', 'mha': 'tab:red'}
 ROTATION_STYLE = [('-', 'o'), ('--', 's'), (':', '^'), ('-.', 'D'), ((0, (5, 1, 1, 1)), 'v')]
-ACCURACY, VALID_ACCURACY = 'sparse_categorical_accuracy', 'val_sparse_categorical_accuracy'
+ACCURACY, VALID_ACCURACY = settings.ACCURACY, settings.MONITOR
 #: Figure 4 shows at most this many families (those with the most errors) so that it stays
 #: readable and small with hundreds of families
 MAX_CONTINGENCY = 50
@@ -439,22 +439,55 @@ def load_baseline(results_dir):
         return json.load(f)
 
 
+def _log_row(path):
+    """The markdown row of one ``*_log.csv``; `ResultsError` (the reason, without the path) for
+    a log that is empty, not a CSV, or without numeric accuracy columns."""
+    try:
+        empty = os.path.getsize(path) == 0
+        log = None if empty else pd.read_csv(path)
+    except (ValueError, OSError) as err:       # pandas' EmptyDataError, ParserError; undecodable
+        raise ResultsError(f'not a CSV log ({fileio.one_line(err)})') from None
+    if empty:
+        raise ResultsError('an empty file')
+    missing = [column for column in (VALID_ACCURACY, ACCURACY) if column not in log]
+    if missing:
+        raise ResultsError(f'no {" or ".join(missing)} column')
+    if log.empty:
+        raise ResultsError('no epoch logged yet')
+    valid = pd.to_numeric(log[VALID_ACCURACY], errors='coerce').to_numpy(dtype=float)
+    train = pd.to_numeric(log[ACCURACY], errors='coerce').to_numpy(dtype=float)
+    if not np.isfinite(valid).any():
+        raise ResultsError(f'no numeric {VALID_ACCURACY} value')
+    best = int(np.nanargmax(np.where(np.isfinite(valid), valid, np.nan)))
+    return (f'| {os.path.basename(path)[:-len("_log.csv")]} | {len(log)} | {valid[best]:.4f} | '
+            f'{best + 1} | {train[-1]:.4f} |')
+
+
 def summarize_logs(directory):
     """Markdown table of every ``*_log.csv`` (finished or not) under ``directory``: epochs run
-    and best validation accuracy — the record of a tuning sweep."""
+    and best validation accuracy — the record of a tuning sweep. A log that is empty, not a
+    CSV or without accuracy columns is skipped with a note naming it.
+
+    Raises:
+        ResultsError: no ``*_log.csv`` under ``directory``, or none that could be read.
+    """
     lines = ['| run | epochs | best validation accuracy | at epoch | final training accuracy |',
              '|---|---|---|---|---|']
-    paths = sorted(glob.glob(os.path.join(directory, '**', '*_log.csv'), recursive=True))
+    paths = sorted(glob.glob(os.path.join(glob.escape(directory), '**', '*_log.csv'),
+                             recursive=True))
     if not paths:
         raise ResultsError(f'{directory}: no *_log.csv files')
+    skipped = []
     for path in paths:
-        log = pd.read_csv(path)
-        if log.empty or VALID_ACCURACY not in log:
-            continue
-        best = int(log[VALID_ACCURACY].idxmax())
-        lines.append(f'| {os.path.basename(path)[:-len("_log.csv")]} | {len(log)} | '
-                     f'{log[VALID_ACCURACY][best]:.4f} | {best + 1} | '
-                     f'{log[ACCURACY].iloc[-1]:.4f} |')
+        try:
+            lines.append(_log_row(path))
+        except ResultsError as err:
+            skipped.append(f'{path}: {err}')
+    if len(skipped) == len(paths):
+        raise ResultsError(f'{directory}: no readable *_log.csv ({len(paths)} found; '
+                           f'{skipped[0]}' + (' ...' if len(paths) > 1 else '') + ')')
+    for reason in skipped:
+        note(f'skipping {reason}')
     return '\n'.join(lines) + '\n'
 
 

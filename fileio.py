@@ -112,6 +112,18 @@ class _CheckedGzipFile(gzip.GzipFile):
         return self._checked(super().seek, offset, whence)
 
 
+def check_free_space(folder, needed, what):
+    """OSError (ENOSPC) when the file system of ``folder`` has fewer than ``needed`` bytes free
+    (plus a 1 MiB margin): a writer is stopped before it starts instead of failing halfway (some
+    libraries crash outright on a full disk)."""
+    import errno
+    import shutil
+    free = shutil.disk_usage(folder).free
+    if free < needed + (1 << 20):
+        raise OSError(errno.ENOSPC, f'no space left for {what}: {free:,} bytes free in {folder}, '
+                      f'about {needed + (1 << 20):,} needed')
+
+
 def open_text(path):
     """Open a text file, gzip-compressed or not, for reading.
 
@@ -221,6 +233,21 @@ def sha256(path):
             for block in iter(lambda: f.read(1 << 20), b''):
                 digest.update(block)
     return digest.hexdigest()
+
+
+#: the key under which a JSON record (a model's ``_meta.json``) keeps `content_hash` of the rest
+CONTENT_HASH_KEY = 'meta_hash'
+
+
+def content_hash(record, exclude=(CONTENT_HASH_KEY,)):
+    """SHA-256 (hex) of the JSON content of dict ``record`` without the keys ``exclude``, in a
+    canonical form (keys sorted, tuples as lists, keys as strings, no spaces): the same before
+    ``json.dump`` and after ``json.load``, so a file that records it can tell when its content
+    was edited. Raises TypeError for content JSON cannot hold."""
+    import json
+    content = json.loads(json.dumps({k: v for k, v in record.items() if k not in exclude}))
+    text = json.dumps(content, sort_keys=True, separators=(',', ':'), ensure_ascii=True)
+    return hashlib.sha256(text.encode('ascii')).hexdigest()
 
 
 def command(errors=(DataError, OSError)):

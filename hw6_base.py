@@ -403,7 +403,11 @@ def evaluate(model, dat, batch, growth):
 
 def publish(paths, model, meta, result):
     """Publish the run's artefacts in one step (`artefacts.publish`): the model, its meta data,
-    the log and the result, which marks the run done; then the run directory goes."""
+    the log and the result, which marks the run done; then the run directory goes. Refused
+    (OSError) before anything is written when the disk has no room for them."""
+    needed = 2 * checkpoints.size_estimate(model) + 2 * result['predict_test'].nbytes
+    fileio.check_free_space(os.path.dirname(paths['result']) or '.', needed,
+                            f'the artefacts of {os.path.basename(paths["run_dir"])[:-4]}')
     artefacts.publish(paths, {
         'model': (model.save, 'path'),
         'meta': (lambda f: json.dump(meta, f, indent=1), 'w'),
@@ -455,6 +459,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
             'len_min': int(pfam_loader.sequence_lengths(dat['ins_train']).min()),
             'fingerprint': network.model_fingerprint(model),     # binds the meta to the model
             'config': config, 'config_fingerprint': settings.fingerprint(config)}
+    meta[fileio.CONTENT_HASH_KEY] = fileio.content_hash(meta)    # predict.py refuses edited metas
     result = {
         'args': vars(args).copy(), 'config': config,
         'config_fingerprint': settings.fingerprint(config), 'name': name,
@@ -550,6 +555,12 @@ def _main(argv, extra_callbacks):
         return fail(f'cannot write to --results_path {args.results_path}: {err}')
     try:
         artefacts.settle(paths, clean=True)       # what a killed run of this name left
+        taken = [paths[kind] for kind in (*artefacts.PUBLISHED, 'run_dir')
+                 if os.path.exists(paths[kind])
+                 and os.path.isdir(paths[kind]) != (kind == 'run_dir')]
+        if taken:
+            return fail(f'{", ".join(taken)}: in the way of the run\'s files (a '
+                        f'{"file" if taken[0] == paths["run_dir"] else "folder"}); move it away')
         status = _done_or_refused(name, paths, config, args.force, quiet=True)
         if status is not None:                     # finished while we waited
             return status
@@ -588,6 +599,9 @@ def _train_locked(args, name, paths, extra_callbacks):
         train_and_evaluate(args, dat, name, device, extra_callbacks)
     except checkpoints.ResumeError as err:
         return fail(err)
+    except OSError as err:                            # a full disk, a folder gone read-only
+        return fail(f'{name}: {fileio.one_line(err)}; the finished epochs are kept in '
+                    f'{paths["run_dir"]}: fix that and run the same command again to resume')
     except NonFiniteLoss as err:
         print(f'{name}: {err}; stopped, no result written (lower --lr or set --clipnorm, and '
               f'delete {paths["run_dir"]}, which keeps the finite epochs, to start over)',

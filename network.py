@@ -227,8 +227,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
      attention_heads, key_dim, feed_forward, positional_max_wavelength, dense_units, activation,
      dropout, dense_dropout, l2, label_smoothing, lr, clipnorm, jit_compile) = (
         config[knob] for knob in settings.MODEL_KNOBS)
-    pool_sizes = list(pool_sizes) if isinstance(pool_sizes, tuple) else pool_sizes
-    if isinstance(pool_sizes, list) and len(pool_sizes) == 1:
+    if 'pool_sizes' not in knobs:                  # the default: one size for every module
         pool_sizes = pool_sizes[0]
     # NumPy integers (course pickles hold np.int64 scalars) are accepted as the ints they are.
     n_tokens, n_classes = _as_int(n_tokens, 'n_tokens'), _as_int(n_classes, 'n_classes')
@@ -317,7 +316,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
                   if label_smoothing else
                   keras.losses.SparseCategoricalCrossentropy(reduction='mean_with_sample_weight')),
             weighted_metrics=[  # Keras gives the weights to these only
-                keras.metrics.SparseCategoricalAccuracy(name='sparse_categorical_accuracy')],
+                keras.metrics.SparseCategoricalAccuracy(name=settings.ACCURACY)],
             jit_compile=bool(jit_compile) or keras.backend.backend() == 'jax')
     return model
 

@@ -67,8 +67,9 @@ def _argparse_type(check):
     return convert
 
 
-#: An argparse type for the other tools' positive counts.
+#: argparse types for the other tools' positive counts and bucket growth factors.
 positive_int = _argparse_type(settings.POSITIVE)
+growth_factor = _argparse_type(settings.GROWTH)
 
 
 def _environment_default(name, parser):

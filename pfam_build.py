@@ -48,6 +48,10 @@ DEFAULT_VERSION = 'B'          # the course's data set name; the course API's ow
 N_FOLDS = 5
 FOLD_COLUMNS = ('string', 'label')
 MAX_DEMO_FAMILIES = 5000       # ~350,000 sequences (the course's scale), ~1.5 min to generate
+#: default ``--max_length`` of `build_dataset`: longer sequences are refused (or skipped). The
+#: course data's longest is 3,934 residues and real Pfam domains are shorter; training pads
+#: every sequence of a batch (without bucketing: of the whole set) to the longest one
+MAX_LENGTH = 40000
 TEST_PAUSE_VARIABLE = 'PFAM_BUILD_TEST_PAUSE'     # see `_step`
 
 
@@ -337,8 +341,29 @@ def _select_families(frame, families=None, top=None):
     return frame[frame['family'].isin(set(chosen))]
 
 
+def _drop_long(frame, max_length, skip_long):
+    """``frame`` without its sequences longer than ``max_length`` residues (``skip_long``; a
+    line says how many), else `DataError` naming the first of them. Returns (frame, dropped)."""
+    lengths = frame['sequence'].str.len()
+    long = lengths > max_length
+    n_long = int(long.sum())
+    if not n_long:
+        return frame, 0
+    first = int(np.argmax(long.to_numpy()))
+    name = f'{frame["family"].iloc[first]}:{frame["sequence"].iloc[first][:20]}...'
+    if not skip_long:
+        raise DataError(f'sequence {name} has {int(lengths.iloc[first]):,} residues, more than '
+                        f'--max_length {max_length:,}' + (f' (and {n_long - 1:,} more)' if
+                                                          n_long > 1 else '')
+                        + '; raise --max_length, or pass --skip_long to leave such sequences out')
+    log(f'skipped {n_long:,} sequence(s) longer than --max_length {max_length:,} residues (the '
+        f'longest: {int(lengths.max()):,}; e.g. {name})')
+    return frame[~long], n_long
+
+
 def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=None,
-                  n_folds=N_FOLDS, seed=0, fmt='auto', force=False):
+                  n_folds=N_FOLDS, seed=0, fmt='auto', force=False, max_length=MAX_LENGTH,
+                  skip_long=False):
     """Build stratified fold CSVs and the metadata JSON from real Pfam data.
 
     Args:
@@ -351,6 +376,10 @@ def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=N
         seed: seed of the stratified split; same inputs + seed → identical files.
         fmt: input format, or 'auto' to detect it per input.
         force: replace an existing dataset of this version in ``out_dir``.
+        max_length: a sequence (of the kept families) longer than this is a `DataError`: the
+            training matrices are padded to the longest sequence, so one huge sequence costs
+            gigabytes.
+        skip_long: leave such sequences out instead (counted in a line and in the metadata).
 
     Returns:
         The metadata dict that is also written as JSON.
@@ -360,6 +389,9 @@ def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=N
     """
     if n_folds < 3:
         raise DataError(f'--folds must be at least 3 (train, validation, test), got {n_folds}')
+    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) \
+            or max_length < 1:
+        raise DataError(f'--max_length must be a positive integer, got {max_length!r}')
     if not inputs:
         raise DataError('no input given')
     refuse_to_replace(out_dir, version, force)          # before minutes of reading
@@ -381,6 +413,7 @@ def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=N
         f'sequences labelled with more than one family ({len(ambiguous):,} records)')
 
     frame = _select_families(frame, families, top)
+    frame, n_long = _drop_long(frame, max_length, skip_long)
     counts = frame['family'].value_counts()
     small = counts[counts < n_folds]
     if len(small):
@@ -405,6 +438,7 @@ def build_dataset(inputs, out_dir, version=DEFAULT_VERSION, families=None, top=N
         'dropped': {'duplicate_records': int(n_duplicates),
                     'multi_family_sequences': int(ambiguous['sequence'].nunique()),
                     'multi_family_records': int(len(ambiguous))},
+        'max_length': int(max_length), 'skipped_long': n_long,
         'inputs': [{'path': os.path.abspath(p), 'sha256': sha256(p)} for p in inputs],
         'format': fmt, 'top': top, 'families_given': families is not None,
         'build_seconds': round(time.time() - started, 2)}, force=force)

@@ -46,7 +46,7 @@ import pandas as pd
 
 from fileio import DataError, atomic_write, log, open_text, sha256  # noqa: F401 (re-exported)
 from pfam_build import (DEFAULT_BASEDIR, DEFAULT_VERSION, DEMO_BASEDIR,  # noqa: F401
-                        MAX_DEMO_FAMILIES, N_FOLDS, build_dataset, build_demo, convert_course,
+                        MAX_DEMO_FAMILIES, MAX_LENGTH, N_FOLDS, build_dataset, build_demo, convert_course,
                         count_folds, ensure_demo, fold_path, make_demo_records, metadata_path,
                         read_fold_csv, read_metadata, reading, rotation_path, versions_in)
 from pfam_formats import FORMATS, read_family_list, read_records  # noqa: F401 (re-exported)
@@ -208,6 +208,57 @@ def canonical_label(name):
     return name.upper() if _PFAM_LOWER.fullmatch(name) else name
 
 
+def _course_class_map(path, out_index_word):
+    """``{class index: canonical name}`` of a course pickle's ``out_index_word`` (0- or 1-based
+    indices, Python or NumPy integers); `DataError` for anything else."""
+    try:
+        names = {int(k): canonical_label(v) for k, v in out_index_word.items()
+                 if not isinstance(k, (bool, float))}
+        if len(names) != len(out_index_word) or not names or min(names) < 0 \
+                or max(names) > 10 * len(names) + 10:        # a sparse map of few classes
+            raise ValueError
+    except (AttributeError, TypeError, ValueError):
+        raise DataError(f'{path}: out_index_word is not a map of class indices (0 or 1 on) to '
+                        'class names') from None
+    return names
+
+
+def _course_count(path, raw, key, minimum):
+    """``raw[key]`` (a count: ``n_tokens``, ``n_classes``) as an int >= ``minimum``, or None
+    when the pickle does not record it; `DataError` for another value."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise DataError(f'{path}: {key} is {value!r}, not a count (an integer >= {minimum})')
+    return int(value)
+
+
+def _check_course_split(path, split, ins, outs, n_tokens, n_labels, new_index):
+    """`DataError` naming the split and the bad values: an empty split, token ids < 0 or >=
+    ``n_tokens`` (when recorded), class indices < 0, >= ``n_labels`` or of no class."""
+    if len(outs) == 0 or ins.shape[1] == 0:
+        raise DataError(f'{path}: the {split} split is empty (ins_{split} has shape '
+                        f'{ins.shape}); a rotation needs training, validation and test '
+                        'sequences')
+    if ins.min() < 0 or (n_tokens is not None and ins.max() >= n_tokens):
+        bad = (ins < 0) | (ins >= n_tokens) if n_tokens is not None else ins < 0
+        values = ', '.join(map(str, np.unique(ins[bad])[:5].tolist()))
+        allowed = f'0..{n_tokens - 1} (n_tokens {n_tokens})' if n_tokens is not None else \
+            '0 and up'
+        raise DataError(f'{path}: ins_{split} holds {int(bad.sum()):,} token id(s) outside '
+                        f'{allowed}, e.g. {values} in row {int(np.argmax(bad.any(axis=1)))}')
+    bad = (outs < 0) | (outs >= n_labels)
+    bad[~bad] = new_index[outs[~bad]] < 0                 # an index the class map skips
+    if bad.any():
+        values = np.unique(outs[bad])
+        raise DataError(f'{path}: outs_{split} holds {int(bad.sum()):,} class index(es) '
+                        f'outside 0..{n_labels - 1} ({n_labels} classes in out_index_word), '
+                        f'e.g. {", ".join(map(str, values[:5].tolist()))} in row '
+                        f'{int(np.argmax(bad))}')
+
+
 def _from_course_pickle(path, rotation):
     """A course rotation pickle → the suite's dict (right padding, canonical class order)."""
     try:
@@ -222,13 +273,16 @@ def _from_course_pickle(path, rotation):
         what = f'lacks {", ".join(sorted(needed - set(raw)))}' if isinstance(raw, dict) else \
             f'holds a {type(raw).__name__}, not a rotation dict'
         raise DataError(f'{path}: not a rotation pickle: it {what}')
-    names = {int(k): canonical_label(v) for k, v in raw['out_index_word'].items()}
+    names = _course_class_map(path, raw['out_index_word'])
     first = 0 if 0 in names else 1            # the course's maps are 1-based, outs = index - 1
     classes = sorted(set(names.values()))
     new_index = np.full(max(names) + 1 - first, -1, dtype=np.int32)
     for k, name in names.items():
         new_index[k - first] = classes.index(name)
-    dat = {'rotation': int(raw.get('rotation', rotation)), 'n_classes': len(classes),
+    n_tokens = _course_count(path, raw, 'n_tokens', 2)
+    n_labels = min(len(new_index), _course_count(path, raw, 'n_classes', 1) or len(new_index))
+    recorded = _course_count(path, raw, 'rotation', 0)
+    dat = {'rotation': rotation if recorded is None else recorded, 'n_classes': len(classes),
            'out_index_word': dict(enumerate(classes)),
            'out_word_index': {c: i for i, c in enumerate(classes)},
            'vocabulary': None, 'source': 'course pickle'}
@@ -237,10 +291,10 @@ def _from_course_pickle(path, rotation):
         ins = np.asarray(raw[f'ins_{split}'])
         outs = np.asarray(raw[f'outs_{split}']).reshape(-1)
         if ins.ndim != 2 or len(ins) != len(outs) or not np.issubdtype(ins.dtype, np.integer) \
-                or (len(outs) and (outs.min() < 0 or outs.max() >= len(new_index)
-                                   or (new_index[outs] < 0).any())):
+                or not (np.issubdtype(outs.dtype, np.integer) or outs.size == 0):
             raise DataError(f'{path}: ins_{split}/outs_{split} are not a token matrix and its '
                             'class indices')
+        _check_course_split(path, split, ins, outs, n_tokens, n_labels, new_index)
         rows = padding_rows(ins)
         shifted += len(rows)
         if split != 'train':
@@ -248,7 +302,7 @@ def _from_course_pickle(path, rotation):
         dat[f'ins_{split}'] = right_padded(ins, rows).astype(np.int32, copy=False)
         dat[f'outs_{split}'] = new_index[outs].reshape(-1, 1)
     dat['len_max'] = int(dat['ins_train'].shape[1])
-    dat['n_tokens'] = int(raw.get('n_tokens', int(dat['ins_train'].max()) + 2))
+    dat['n_tokens'] = n_tokens or int(dat['ins_train'].max()) + 2
     log(f'{path}: course pickle: {shifted:,} rows moved from left to right padding; {full:,} '
         f'validation/test rows fill all {dat["len_max"]} positions (the course loader may have '
         'cut them); the letter of each token id is not recorded, so models trained on it cannot '
@@ -465,6 +519,12 @@ def create_parser():
     which.add_argument('--top', type=int, metavar='K', help='keep the K largest families')
     build.add_argument('--folds', type=int, default=N_FOLDS, help='number of folds')
     build.add_argument('--seed', type=int, default=0, help='seed of the stratified split')
+    build.add_argument('--max_length', type=int, default=MAX_LENGTH, metavar='RESIDUES',
+                       help='a longer sequence is an error naming it (training pads sequences '
+                            'to the longest: one of 2,000,000 residues needs ~10 GB); the '
+                            'course data\'s longest is 3,934')
+    build.add_argument('--skip_long', action='store_true',
+                       help='leave sequences longer than --max_length out (counted) instead')
     demo = commands.add_parser('demo', help='synthetic, learnable dataset; no download',
                                formatter_class=formatter)
     demo.add_argument('--out', default=DEMO_BASEDIR, help='output directory')
@@ -494,7 +554,8 @@ def main(argv=None):
         if args.command == 'build':
             families = read_family_list(args.families) if args.families else None
             build_dataset(args.input, args.out, args.version, families, args.top, args.folds,
-                          args.seed, args.format, force=args.force)
+                          args.seed, args.format, force=args.force, max_length=args.max_length,
+                          skip_long=args.skip_long)
         elif args.command == 'demo':
             build_demo(args.out, args.version, args.families, args.seed, force=args.force)
         else:

@@ -11,8 +11,11 @@ accession. ``note`` is ``short`` for a sequence shorter than any in training (th
 ``len_min``; without it, shorter than 15 residues: the 46-family benchmark's shortest has 18),
 ``long`` for one longer than any (``len_max``; predicted whole, the network takes any length),
 else empty. Class names come from ``{model}_meta.json``, which hw6_base.py writes beside every
-model; metadata whose class count is not the model's output width, or whose ``fingerprint`` (when
-it records one, see `network.model_fingerprint`) is another model's, is refused.
+model with the model's ``fingerprint`` (`network.model_fingerprint`) and a ``meta_hash`` of its
+own content (`fileio.content_hash`). Refused, with one line naming the problem: metadata without
+either, of another model (class count or fingerprint), edited (its content no longer matches its
+hash: class names swapped, renamed or replaced ...), with repeated class names or with a field
+of the wrong type (`META_TYPES`); re-copying the metadata written with the model mends it.
 
 Several ``--model`` files form an ensemble: the mean of their probabilities (models of several
 rotations and/or types; they must name the same classes in the same order, else an error).
@@ -24,10 +27,11 @@ with the reference MHA model, whose memory grows with the square of the length) 
 and skipped, like a record with an invalid residue (``--strict``: an error instead). Duplicate
 ids are predicted, one row per record, with one warning.
 Exit codes: 0 done, 2 bad input (missing or unreadable model or input, metadata of another
-model, an ``--out`` that cannot be written or is one of the inputs, empty input, nothing valid),
-all checked before inference.
+model or edited, an ``--out`` that cannot be written or is one of the inputs, empty input,
+nothing valid), all checked before inference.
 """
 import argparse
+import collections
 import csv
 import io
 import json
@@ -41,6 +45,8 @@ import numpy as np
 import fileio
 import job_control
 import pfam_loader
+import settings
+from parser import growth_factor
 from pfam_loader import DataError
 
 #: without ``len_min`` in the metadata, sequences shorter than this are flagged ``short``
@@ -71,7 +77,13 @@ REPORTED_SKIPS = 10
 
 def read_sequences(path):
     """``[(id, sequence)]`` from FASTA, a CSV with a ``sequence`` (or ``string``) column, or one
-    sequence per line."""
+    sequence per line; gzipped or not (`fileio.open_text`: a UTF-8 byte-order mark is skipped,
+    a truncated gzip file is a `DataError`). The first non-blank line decides: ``>`` is FASTA,
+    a comma-separated header naming a sequence column is a CSV, else one sequence a line.
+
+    Raises:
+        DataError: a missing, empty, truncated or malformed file (one line).
+    """
     if not os.path.isfile(path):
         raise pfam_loader.DataError(f'{path}: no such file')
     with pfam_loader.open_text(path) as handle:
@@ -79,43 +91,110 @@ def read_sequences(path):
             text = handle.read()
         except UnicodeDecodeError:
             raise pfam_loader.DataError(f'{path}: not a text file') from None
+    text = text.lstrip('\ufeff')                       # a second byte-order mark, if any
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise pfam_loader.DataError(f'{path}: empty input')
-    if lines[0].startswith('>'):
+    if lines[0].lstrip().startswith('>'):
         from Bio.SeqIO.FastaIO import SimpleFastaParser
-        return [((title.split() or [f'record{i + 1}'])[0], sequence.replace(' ', ''))
-                for i, (title, sequence) in enumerate(SimpleFastaParser(io.StringIO(text)))]
+        try:
+            return [((title.split() or [f'record{i + 1}'])[0], sequence.replace(' ', ''))
+                    for i, (title, sequence) in enumerate(SimpleFastaParser(
+                        io.StringIO(text.lstrip())))]
+        except ValueError as err:                       # Biopython's malformed FASTA
+            raise pfam_loader.DataError(f'{path}: not readable as FASTA '
+                                        f'({fileio.one_line(err)})') from None
     header = [cell.strip().lower() for cell in lines[0].split(',')]
     column = next((name for name in SEQUENCE_COLUMNS if name in header), None)
     if column:
-        rows = list(csv.DictReader(io.StringIO(text)))
-        key = next(k for k in rows[0] if k.strip().lower() == column) if rows else None
-        if key is None:
-            raise pfam_loader.DataError(f'{path}: a header but no rows')
-        id_key = next((k for k in rows[0] if k.strip().lower() in ID_COLUMNS), None)
-        return [(row[id_key] if id_key else f'row{i + 1}', (row[key] or '').strip())
-                for i, row in enumerate(rows)]
+        return _read_csv_sequences(path, text, column)
     return [(f'line{i + 1}', line.strip()) for i, line in enumerate(lines)]
 
 
+def _read_csv_sequences(path, text, column):
+    """The ``(id, sequence)`` rows of CSV ``text`` whose header names ``column``; ids from an
+    `ID_COLUMNS` column, else ``row1, row2 ...``. Fields longer than the csv module's default
+    limit (a long sequence) are read whole."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        reader = csv.DictReader(io.StringIO(text.lstrip()))
+        fields = [name for name in reader.fieldnames or [] if name is not None]
+        key = next((k for k in fields if k.strip().lower() == column), None)
+        id_key = next((k for k in fields if k.strip().lower() in ID_COLUMNS), None)
+        rows = [(str(row.get(id_key) or f'row{i + 1}').strip() if id_key else f'row{i + 1}',
+                 str(row.get(key) or '').strip())
+                for i, row in enumerate(reader)]
+    except csv.Error as err:
+        raise pfam_loader.DataError(f'{path}: not readable as CSV (line {reader.line_num}: '
+                                    f'{fileio.one_line(err)})') from None
+    finally:
+        csv.field_size_limit(limit)
+    if key is None:
+        raise pfam_loader.DataError(f'{path}: no {column} column in the CSV header '
+                                    f'{", ".join(fields[:6])}')
+    if not rows:
+        raise pfam_loader.DataError(f'{path}: a header but no rows')
+    return rows
+
+
+#: metadata fields predict.py reads or hw6_base.py writes, and the JSON types each must have
+#: (int fields: not booleans, at least 1 for the lengths); a field of another type is refused
+META_TYPES = {'class_names': (list,), 'len_min': (int,), 'len_max': (int,),
+              'vocabulary': (str, type(None)), 'padding_token': (int,), 'fingerprint': (str,),
+              fileio.CONTENT_HASH_KEY: (str,), 'model_type': (str,), 'rotation': (int,),
+              'test_accuracy': (int, float, type(None)), 'config': (dict,),
+              'config_fingerprint': (str,)}
+#: how to mend metadata that is refused
+RECOPY = 're-copy the _meta.json that hw6_base.py wrote beside the model'
+
+
 def load_meta(meta_file):
-    """The metadata dict, with a ``class_names`` list checked, and the ``vocabulary`` (when
-    recorded) that of `pfam_loader.encode`: None (a model trained on course pickles alone, whose
-    letter map is unknown) or another letter map is refused, as its tokens would mean other
-    residues."""
+    """The metadata dict, checked before any model is loaded: a ``class_names`` list of distinct
+    names; every field of `META_TYPES` of its type; a ``fingerprint`` and a ``meta_hash`` (which
+    `check_meta` verifies once the model is loaded); and the ``vocabulary`` (when recorded) that
+    of `pfam_loader.encode`: None (a model trained on course pickles alone, whose letter map is
+    unknown) or another letter map is refused, as its tokens would mean other residues."""
     try:
         with open(meta_file, 'rb') as f:
-            meta = json.loads(f.read().decode('utf-8'))
+            meta = json.loads(f.read().decode('utf-8-sig'))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f'{meta_file}: not a JSON metadata file ({err})') from None
     names = meta.get('class_names') if isinstance(meta, dict) else None
-    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n.strip()
+                                                      for n in names)):
         raise DataError(f'{meta_file}: no class_names list (not the metadata of a model)')
+    repeated = sorted((name, count) for name, count in collections.Counter(names).items()
+                      if count > 1)
+    if repeated:
+        raise DataError(f'{meta_file}: class_names repeats {len(repeated)} name(s) (e.g. '
+                        f'{repeated[0][0]!r}, {repeated[0][1]} times): edited or damaged '
+                        f'metadata; {RECOPY}')
+    for field, types in META_TYPES.items():
+        value = meta.get(field)
+        if field in meta and (not isinstance(value, types) or isinstance(value, bool)
+                              and bool not in types):
+            expected = ' or '.join('null' if t is type(None) else
+                                   {'str': 'a string', 'int': 'an integer', 'float': 'a number',
+                                    'list': 'a list', 'dict': 'an object'}[t.__name__]
+                                   for t in types)
+            raise DataError(f'{meta_file}: {field} is {json.dumps(value)[:40]}, not {expected}; '
+                            f'{RECOPY}')
+    for field in ('len_min', 'len_max'):
+        if field in meta and meta[field] < 1:
+            raise DataError(f'{meta_file}: {field} is {meta[field]}, not a length; {RECOPY}')
+    if meta.get('len_min', 1) > meta.get('len_max', meta.get('len_min', 1)):
+        raise DataError(f'{meta_file}: len_min {meta["len_min"]} exceeds len_max '
+                        f'{meta["len_max"]}; {RECOPY}')
     if 'vocabulary' in meta and meta['vocabulary'] != pfam_loader.VOCABULARY:
         raise DataError(f'{meta_file}: the model was trained on tokens of the letter map '
                         f'{meta["vocabulary"]!r} (None: unknown, course pickles alone), not '
                         f'{pfam_loader.VOCABULARY!r}; its predictions would be meaningless')
+    missing = [field for field in ('fingerprint', fileio.CONTENT_HASH_KEY) if field not in meta]
+    if missing:
+        raise DataError(f'{meta_file}: no {" and no ".join(missing)}, so nothing ties its class '
+                        'names to the model (metadata written before these were recorded, or '
+                        f'edited); {RECOPY}, or retrain the model')
     return meta
 
 
@@ -140,19 +219,24 @@ def ensemble_meta(metas):
 
 
 def check_meta(meta, model, meta_file, model_path):
-    """Refuse metadata that belongs to another model: a class count other than the model's output
-    width, or a recorded ``fingerprint`` other than `network.model_fingerprint` of the model."""
+    """Refuse metadata that belongs to another model or was edited: a class count other than the
+    model's output width, a ``fingerprint`` other than `network.model_fingerprint` of the model,
+    or a ``meta_hash`` other than `fileio.content_hash` of the rest of the metadata (class names
+    reordered, renamed or replaced, lengths or vocabulary changed ...)."""
     import network
     width, n_names = model.output_shape[-1], len(meta['class_names'])
     if n_names != width:
         raise DataError(f'{meta_file}: {n_names} class names but {model_path} has {width} '
                         'outputs; the metadata belongs to another model')
-    recorded = meta.get('fingerprint')
-    if recorded is not None:
-        actual = network.model_fingerprint(model)
-        if recorded != actual:
-            raise DataError(f'{meta_file}: written for another model (fingerprint {recorded}, '
-                            f'{model_path} has {actual}); use the metadata saved beside it')
+    recorded = meta['fingerprint']
+    actual = network.model_fingerprint(model)
+    if recorded != actual:
+        raise DataError(f'{meta_file}: written for another model (fingerprint {recorded}, '
+                        f'{model_path} has {actual}); use the metadata saved beside it')
+    if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
+        raise DataError(f'{meta_file}: its content does not match its {fileio.CONTENT_HASH_KEY} '
+                        '(class names, lengths or other fields edited after hw6_base.py wrote '
+                        f'it); {RECOPY}')
 
 
 def check_output(out, inputs):
@@ -233,14 +317,15 @@ def batch_size_for(length, batch, quadratic, reference=REFERENCE_LENGTH):
     return max(1, min(batch, int(batch / scale)))
 
 
-def predict_sequences(models, sequences, batch=128, verbose=0):
+def predict_sequences(models, sequences, batch=128, verbose=0, growth=None):
     """Mean class probabilities (N, n_classes) of one model or an ensemble (a list of models)
     for amino-acid strings, in their order. One batching pass serves every member: the
     sequences are grouped by `batch_size_for` (the smallest of the members' sizes when one of
     them attends, whose memory grows with the square of the length) and each group is encoded
     once, then given to the members together (`network.predict_probabilities`, which batches
     it by length and runs every member on each batch in one compiled call), so that one long
-    sequence does not widen the matrix of all the others."""
+    sequence does not widen the matrix of all the others. ``growth``: of the length buckets
+    (`pfam_tokens.default_bucket_lengths`; default the suite's)."""
     import keras
 
     import network
@@ -253,7 +338,8 @@ def predict_sequences(models, sequences, batch=128, verbose=0):
         index = np.flatnonzero(sizes == size)
         tokens = pfam_loader.encode([sequences[i] for i in index])
         probabilities[index] = network.predict_probabilities(
-            models, tokens, size, verbose=verbose if size == batch else 0)
+            models, tokens, size, verbose=verbose if size == batch else 0,
+            growth=growth or settings.DEFAULTS['bucket_growth'])
     return probabilities
 
 
@@ -309,6 +395,10 @@ def create_parser():
                              'line')
     parser.add_argument('--out', default=None, help='output CSV (default: standard output)')
     parser.add_argument('--top_k', type=int, default=1, help='families reported per sequence')
+    parser.add_argument('--bucket_growth', type=growth_factor,
+                        default=settings.DEFAULTS['bucket_growth'],
+                        help='each length bucket about this factor times the one before: larger '
+                             'means fewer batch shapes and more padding')
     parser.add_argument('--batch', type=int, default=128,
                         help=f'sequences per batch (fewer above {REFERENCE_LENGTH} residues: a '
                              f'batch then needs no more memory than BATCH {REFERENCE_LENGTH}-'
@@ -364,7 +454,7 @@ def main(argv=None):
         check_meta(model_meta, models[-1], meta_file, model_path)
     notes = length_notes(sequences, meta)
     started = time.time()
-    probabilities = predict_sequences(models, sequences, args.batch,
+    probabilities = predict_sequences(models, sequences, args.batch, growth=args.bucket_growth,
                                       verbose=1 if args.out and len(ids) > 20000 else 0)
     seconds = time.time() - started
     header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes)

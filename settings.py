@@ -30,8 +30,10 @@ from pfam_tokens import BUCKET_GROWTH, N_TOKENS
 MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
 #: Rotations of the standard 5-fold datasets (a dataset built with ``--folds k`` has k).
 ROTATIONS = tuple(range(N_FOLDS))
-#: The metric the driver selects epochs and stops early on (Keras' name in the history).
-MONITOR = 'val_sparse_categorical_accuracy'
+#: The models' accuracy metric (Keras' name in the history) and its validation twin, on which
+#: the driver selects epochs and stops early.
+ACCURACY = 'sparse_categorical_accuracy'
+MONITOR = 'val_' + ACCURACY
 #: Activations a hidden layer may use (Keras names).
 ACTIVATIONS = ('elu', 'relu', 'gelu', 'selu', 'silu', 'swish', 'tanh', 'sigmoid', 'softplus',
                'leaky_relu', 'mish', 'linear')

@@ -32,18 +32,26 @@ def run_cli(*argv, env=None):
                           env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', **(env or {})})
 
 
-def complete_result(**changes):
-    """A result dict that `job_control.result_is_complete` accepts."""
+def complete_result(rotation=None, **changes):
+    """A result dict that `job_control.result_is_complete` accepts; with ``rotation``, one that
+    also records the configuration of the default run of that rotation (so that it is *done*
+    for ``hw6_base.py --rotation R`` and ``job_control.py --missing``)."""
     import job_control
-    return {**{key: None for key in job_control.RESULT_KEYS}, 'test_accuracy': 0.5, **changes}
+    import parser as arguments
+    import settings
+    result = {**{key: None for key in job_control.RESULT_KEYS}, 'test_accuracy': 0.5}
+    if rotation is not None:
+        result['config'] = settings.identity(arguments.parse_args(['--rotation', str(rotation)]))
+    return {**result, **changes}
 
 
-SHARED_DATA = os.path.join(ROOT, '..', 'shared', 'data')
-REAL_CSV = os.path.join(SHARED_DATA, 'pfam32_seed_real.csv.gz')
-REAL_FAMILIES = os.path.join(SHARED_DATA, 'pfam46_families.txt')
+#: The 46-family benchmark's records and family list, in the repository (data/pfam46/README.md)
+REAL_DATA = os.path.join(ROOT, 'data', 'pfam46')
+REAL_CSV = os.path.join(REAL_DATA, 'pfam46_seed.csv.gz')
+REAL_FAMILIES = os.path.join(REAL_DATA, 'pfam46_families.txt')
 needs_real_data = pytest.mark.skipif(
     not (os.path.isfile(REAL_CSV) and os.path.isfile(REAL_FAMILIES)),
-    reason='real Pfam data not found at ../shared/data')
+    reason='real Pfam data not found at data/pfam46 (part of the repository)')
 
 
 @pytest.fixture(scope='session')
@@ -61,9 +69,9 @@ def demo_rotation(demo_dir):
 
 @pytest.fixture(scope='session')
 def real_dir(tmp_path_factory):
-    """The standard 46-family benchmark built from ../shared/data (skips when absent)."""
+    """The standard 46-family benchmark built from data/pfam46 (skips when absent)."""
     if not (os.path.isfile(REAL_CSV) and os.path.isfile(REAL_FAMILIES)):
-        pytest.skip('real Pfam data not found at ../shared/data')
+        pytest.skip('real Pfam data not found at data/pfam46')
     out = tmp_path_factory.mktemp('pfam46')
     pfam_loader.build_dataset([REAL_CSV], str(out), 'B',
                               families=pfam_loader.read_family_list(REAL_FAMILIES))

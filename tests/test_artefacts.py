@@ -47,6 +47,7 @@ def test_names_of_a_run():
 
 
 @pytest.mark.parametrize('delay', [0.0, 0.02, 0.05, 0.08, 0.1, 0.13, 0.16, 0.2])
+@pytest.mark.slow
 def test_sigkill_at_any_moment_of_publishing_leaves_the_old_or_the_new_run_whole(tmp_path,
                                                                                  delay):
     found = artefacts.paths(str(tmp_path), 'gru_rot0')

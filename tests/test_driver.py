@@ -17,6 +17,7 @@ from conftest import ROOT, complete_result, driver_args, run_cli
 
 # ---------------------------------------------------------------- end to end
 @pytest.mark.parametrize('model_type', ['gru', 'mha'])
+@pytest.mark.slow
 def test_run_writes_a_complete_result_and_model(demo_dir, tmp_path, model_type):
     status = hw6_base.main(driver_args(demo_dir, tmp_path, '--model_type', model_type, '--rotation',
                                  '1', '--epochs', '2', '--steps_per_epoch', '4'))
@@ -79,6 +80,7 @@ def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
     (['--exp_type', 'nosuch', '--exp_index', '0'], "unknown --exp_type 'nosuch'"),
     (['--lr', 'nan'], 'argument --lr: must be a finite number > 0, got nan'),
 ])
+@pytest.mark.slow
 def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, message):
     result = run_cli('hw6_base.py', '--results_path', str(tmp_path), *argv)
     assert result.returncode == 2
@@ -124,6 +126,7 @@ def test_read_result_says_why_a_pickle_is_not_a_result(tmp_path, content, proble
     assert job_control.result_is_complete(str(path))
 
 
+@pytest.mark.slow
 def test_missing_lists_indices_without_results(tmp_path):
     for rotation in (1, 3, 4):
         config = settings.identity(arguments.parse_args(['--rotation', str(rotation)]))
@@ -142,6 +145,7 @@ def test_missing_lists_indices_without_results(tmp_path):
 
 
 @pytest.mark.parametrize('args_file', sorted(glob.glob(os.path.join(ROOT, 'args_*.txt'))))
+@pytest.mark.slow
 def test_every_committed_configuration_builds(args_file):
     """Each args file x each index of its batch script's experiment builds a model: a broken
     configuration fails here, not on the cluster."""
@@ -197,6 +201,7 @@ def test_args_file_allows_comments_and_several_values_per_line(tmp_path):
 
 
 @pytest.mark.parametrize('backend', ['tensorflow', 'jax'])
+@pytest.mark.slow
 def test_substitution_augments_tokens_only_and_a_resumed_run_sees_the_same_batches(
         demo_dir, monkeypatch, backend):
     import pfam_loader
@@ -241,6 +246,7 @@ def test_committed_reference_results_ran_the_committed_args_files(model_type):
         assert settings.differences(ran, settings.identity(configured)) == [], path
 
 
+@pytest.mark.slow
 def test_resume_state_of_another_configuration_is_refused_or_discarded_with_force(
         demo_dir, tmp_path, capsys):
     """Checkpoints record their configuration: a rerun with other settings never resumes them
@@ -267,6 +273,7 @@ def test_resume_state_of_another_configuration_is_refused_or_discarded_with_forc
     assert meta['config'] == result['config']
 
 
+@pytest.mark.slow
 def test_test_fold_is_evaluated_with_the_best_epochs_weights(demo_dir, tmp_path):
     """The result's test predictions and accuracy, and the saved model, come from the epoch with
     the best validation accuracy, not from the weights the last epoch ended with."""
@@ -305,3 +312,23 @@ def test_test_fold_is_evaluated_with_the_best_epochs_weights(demo_dir, tmp_path)
     assert result['test_accuracy'] == pytest.approx(np.mean(expected.argmax(1) == labels))
     uniform = np.full_like(expected, 1 / expected.shape[1])              # the ruined weights'
     assert np.abs(result['predict_test'] - uniform).max() > 0.05
+
+
+def test_missing_leaves_out_tasks_queued_in_the_scheduler(tmp_path):
+    """--missing asks squeue: tasks of this experiment that wait or run in the scheduler are not
+    missing (resubmitting them would run them twice); those of other experiments or types are."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'squeue').write_text(
+        '#!/bin/sh\nprintf "77_1|pfam_gru|PENDING\\n77_3|pfam_gru|RUNNING\\n'
+        '78_0|pfam_mha|PENDING\\n79_2|pfam_gru|PENDING\\n80|other|RUNNING\\n"\n')
+    (bin_dir / 'scontrol').write_text(
+        '#!/bin/sh\ncase "$3" in 79) echo "   Command=/r/batch_gru.sh --exp_type reference";;\n'
+        '*) echo "   Command=/r/batch_x.sh";; esac\n')
+    for script in ('squeue', 'scontrol'):
+        os.chmod(bin_dir / script, 0o755)
+    result = run_cli('job_control.py', '--results_path', str(tmp_path / 'out'), '--preset', 'gru',
+                     '--missing', env={'PATH': f'{bin_dir}:{os.environ["PATH"]}'})
+    assert result.returncode == 0 and result.stdout.strip() == '0,2,4', result.stderr
+    assert '1 is queued (77_1 PENDING)' in result.stderr
+    assert '3 is queued (77_3 RUNNING)' in result.stderr

@@ -93,6 +93,7 @@ class _RaiseAtEpochEnd(keras.callbacks.Callback):
 
 
 # ---------------------------------------------------------------- 1: SIGTERM in the last epoch
+@pytest.mark.slow
 def test_sigterm_in_the_last_epoch_of_a_forced_run_resumes_to_the_full_history(
         demo_dir, tmp_path, capsys):
     """A real SIGTERM to a real process in the last epoch of a --force run: exit 143 with one
@@ -150,6 +151,7 @@ class _SigtermInsideDel(keras.callbacks.Callback):
             Victim()
 
 
+@pytest.mark.slow
 def test_a_sigterm_whose_exception_is_swallowed_still_stops_the_run(demo_dir, tmp_path,
                                                                      monkeypatch, capsys):
     results = tmp_path / 'results'
@@ -168,6 +170,7 @@ def test_a_sigterm_whose_exception_is_swallowed_still_stops_the_run(demo_dir, tm
 
 
 # ---------------------------------------------------------------- 2: SIGKILL, corrupt checkpoints
+@pytest.mark.slow
 def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tmp_path, capsys):
     results = tmp_path / 'results'
     run_dir = results / f'{NAME}_run'
@@ -190,6 +193,7 @@ def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tm
     assert not os.path.exists(results / f'{NAME}.lock')
 
 
+@pytest.mark.slow
 def test_truncated_newest_checkpoint_resumes_from_the_one_before(demo_dir, tmp_path, capsys):
     argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience', '0')
     assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(1)]) == 143
@@ -204,6 +208,7 @@ def test_truncated_newest_checkpoint_resumes_from_the_one_before(demo_dir, tmp_p
     _assert_full_history(_result(tmp_path), 3)
 
 
+@pytest.mark.slow
 def test_unreadable_resume_state_is_a_one_line_error(demo_dir, tmp_path, capsys):
     argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
     assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(0)]) == 143
@@ -220,6 +225,7 @@ def test_unreadable_resume_state_is_a_one_line_error(demo_dir, tmp_path, capsys)
 
 
 # ---------------------------------------------------------------- 3: NaN
+@pytest.mark.slow
 def test_nan_loss_exits_3_and_writes_no_result(demo_dir, tmp_path, capsys):
     assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '2', '--steps_per_epoch', '3',
                                '--lr', '1e30', '--clipnorm', '0')) == 3
@@ -228,6 +234,7 @@ def test_nan_loss_exits_3_and_writes_no_result(demo_dir, tmp_path, capsys):
     assert not os.path.exists(tmp_path / f'{NAME}_log.csv')
 
 
+@pytest.mark.slow
 def test_nan_in_a_later_epoch_keeps_the_finite_epochs(demo_dir, tmp_path, capsys):
     class PoisonSecondEpoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -267,6 +274,7 @@ def test_parser_refuses_non_finite_and_out_of_range_floats(argv, message, capsys
 
 
 # ---------------------------------------------------------------- 4, 19: the run lock, --missing
+@pytest.mark.slow
 def test_second_copy_of_a_running_configuration_exits_at_once(demo_dir, tmp_path):
     results = tmp_path / 'results'
     argv = driver_args(demo_dir, results, '--epochs', '50', '--steps_per_epoch', '100', '--exp_type',
@@ -304,14 +312,15 @@ def test_lock_primitives(tmp_path):
     job_control.release_run_lock(job_control.acquire_run_lock(path))
 
 
+@pytest.mark.slow
 def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_path):
     cli = ['job_control.py', '--results_path', str(tmp_path), '--exp_type', 'rotations',
            '--missing']
     for rotation in (0, 3):
         (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
-            pickle.dumps(complete_result()))
+            pickle.dumps(complete_result(rotation)))
     (tmp_path / 'gru_rot1_results.pkl').write_bytes(pickle.dumps(complete_result(
-        test_accuracy=float('nan'))))                                  # not done
+        1, test_accuracy=float('nan'))))                               # not done
     (tmp_path / 'gru_rot2.lock').write_text('pid 1 on gone\n')          # stale: not running
     with open(tmp_path / 'gru_rot4.lock', 'w') as live:
         fcntl.flock(live, fcntl.LOCK_EX | fcntl.LOCK_NB)                # a live holder
@@ -319,11 +328,11 @@ def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_
         assert (result.returncode, result.stdout) == (0, '1,2\n')
         for rotation in (1, 2):
             (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
-                pickle.dumps(complete_result()))
+                pickle.dumps(complete_result(rotation)))
         result = run_cli(*cli)
     assert (result.returncode, result.stdout) == (1, '')
-    [line] = result.stderr.splitlines()
-    assert 'nothing missing' in line and 'done or running' in line
+    line = result.stderr.splitlines()[-1]
+    assert 'nothing missing' in line and 'done, running or queued' in line
     assert run_cli(*cli).stdout == '4\n'                               # its holder has gone
     shell = subprocess.run(['bash', '-c', f'idx=$({sys.executable} {" ".join(cli)} 2>/dev/null)'
                             ' && echo submit $idx'], cwd=ROOT, capture_output=True, text=True)
@@ -346,6 +355,7 @@ def test_result_is_complete(tmp_path, content, done):
     assert job_control.result_is_complete(str(path)) is done
 
 
+@pytest.mark.slow
 def test_empty_result_is_trained_again(demo_dir, tmp_path, capsys):
     (tmp_path / f'{NAME}_results.pkl').write_bytes(b'')
     assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1', '--steps_per_epoch', '2')) == 0
@@ -356,6 +366,7 @@ def test_empty_result_is_trained_again(demo_dir, tmp_path, capsys):
 # ---------------------------------------------------------------- 7: resumed == uninterrupted
 @pytest.mark.parametrize('options', [['--steps_per_epoch', '4'],            # a repeated stream
                                      ['--lr_schedule', 'plateau']])         # one pass an epoch
+@pytest.mark.slow
 def test_resumed_run_reproduces_the_uninterrupted_one(demo_dir, tmp_path, options):
     argv = ['--epochs', '2', '--patience', '0', *options]
     assert hw6_base.main(driver_args(demo_dir, tmp_path / 'straight', *argv)) == 0
@@ -376,6 +387,7 @@ def test_resumed_run_reproduces_the_uninterrupted_one(demo_dir, tmp_path, option
 
 
 # ---------------------------------------------------------------- 10: unwritable --results_path
+@pytest.mark.slow
 def test_unwritable_results_path_fails_before_tensorflow(tmp_path):
     blocked = tmp_path / 'blocked'
     blocked.mkdir()
@@ -403,6 +415,7 @@ def _handles_sigterm(pid):
 
 @pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs /proc (Linux)')
 @pytest.mark.parametrize('delay', [0.0, 2.0])
+@pytest.mark.slow
 def test_sigterm_right_after_start_exits_143_cleanly(demo_dir, tmp_path, delay):
     run = _start(tmp_path, driver_args(demo_dir, tmp_path / 'results', '--epochs', '2'))
     _wait_for(lambda: _handles_sigterm(run.pid), run, poll=0.001)
@@ -451,7 +464,7 @@ def test_a_checkpoint_write_that_fails_midway_leaves_the_previous_checkpoint(tmp
                                                 'history': {'loss': [0.9] * epochs}})
         assert sorted(os.listdir(run_dir)) == before
     unserializable = {'epochs': 2, 'history': {'loss': [0.9, 0.8]}, 'best_epochs': 2,
-                      'note': object()}             # json.dump writes the keys before it, then fails
+                      'note': object()}        # json.dump writes the keys before it, then fails
     with pytest.raises(TypeError):
         checkpoints.save(_checkpoint_model(3), run_dir, unserializable)
     left = os.listdir(run_dir)
@@ -463,3 +476,40 @@ def test_a_checkpoint_write_that_fails_midway_leaves_the_previous_checkpoint(tmp
     state = checkpoints.load(loaded, run_dir)
     assert (state['epochs'], state['history'], state['best_epochs']) == (1, {'loss': [0.9]}, 1)
     assert _weights_equal(loaded, saved)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_a_one_line_error_and_the_run_resumes_after(demo_dir, tmp_path,
+                                                                  monkeypatch, capsys):
+    """No room for the next checkpoint: exit 2 with one line, no half-written file; the epochs
+    already checkpointed stay, and the same command resumes once there is room."""
+    import collections
+    import shutil
+
+    import hw6_base
+    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '2')
+    usage = collections.namedtuple('usage', 'total used free')
+    real = shutil.disk_usage
+    saves = []
+
+    def nearly_full(path):
+        saves.append(path)
+        return usage(1 << 30, 1 << 30, 10_000 if len(saves) > 1 else real(path).free)
+    monkeypatch.setattr(shutil, 'disk_usage', nearly_full)
+    assert hw6_base.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'no space left for checkpoint' in err[0] and 'resume' in err[0]
+    run_dir = tmp_path / 'gru_rot0_run'
+    assert sorted(p.name for p in run_dir.iterdir() if p.suffix == '.json') == ['epoch0001.json']
+    assert not [p for p in run_dir.iterdir() if p.name.startswith('.')]
+    monkeypatch.setattr(shutil, 'disk_usage', real)
+    assert hw6_base.main(argv) == 0
+    assert 'resuming after epoch 1' in capsys.readouterr().out
+
+
+def test_a_folder_where_an_artefact_goes_is_refused_before_training(demo_dir, tmp_path, capsys):
+    import hw6_base
+    (tmp_path / 'gru_rot0.keras').mkdir()
+    assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1')) == 2
+    assert 'gru_rot0.keras: in the way' in capsys.readouterr().err
+    assert not (tmp_path / 'gru_rot0_run').exists()

@@ -60,6 +60,7 @@ def results_dir(tmp_path_factory):
     return directory
 
 
+@pytest.mark.slow
 def test_every_pinned_output_is_written(results_dir, tmp_path):
     written = figures.make_all(str(results_dir), str(tmp_path), diagrams=shutil.which('dot')
                                is not None)
@@ -100,6 +101,7 @@ def test_contingency_counts_every_test_example_once(results_dir):
     np.testing.assert_array_equal(counts.sum(axis=1), true_per_class)
 
 
+@pytest.mark.slow
 def test_missing_types_and_rotations_are_skipped_with_a_note(results_dir, tmp_path, capsys):
     partial = tmp_path / 'partial'
     partial.mkdir()
@@ -130,6 +132,7 @@ def _cli(*argv):
                           capture_output=True, text=True, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_empty_or_corrupt_results_exit_2(tmp_path):
     result = _cli('--results', str(tmp_path), '--out', str(tmp_path / 'o'))
     assert result.returncode == 2 and 'no *_results.pkl' in result.stderr
@@ -144,6 +147,7 @@ def test_empty_or_corrupt_results_exit_2(tmp_path):
     assert not (tmp_path / 'o').exists()
 
 
+@pytest.mark.slow
 def test_unreadable_pickles_are_skipped_with_one_line_each(results_dir, tmp_path, capsys):
     """0 bytes, truncated, a directory, incomplete: each skipped by name; the rest is drawn."""
     partial = tmp_path / 'partial'
@@ -175,6 +179,7 @@ def test_unreadable_pickles_are_skipped_with_one_line_each(results_dir, tmp_path
     assert 'rotation 1' in table.columns and pd.isna(table.loc['gru', 'rotation 1'])
 
 
+@pytest.mark.slow
 def test_a_corrupt_model_file_is_rebuilt_for_figure0(results_dir, tmp_path, capsys):
     """Figure 0 of a truncated .keras: a one-line note, the diagram rebuilt from the args."""
     partial = tmp_path / 'partial'
@@ -195,15 +200,7 @@ def test_a_corrupt_model_file_is_rebuilt_for_figure0(results_dir, tmp_path, caps
         'from its args')
 
 
-def test_help_and_docstring_say_results_must_be_trusted():
-    """Unpickling runs code: the trust requirement is stated where users look."""
-    text = ' '.join(figures.create_parser().format_help().split())
-    assert 'Trust: loading a pickle can run arbitrary code. Use --results only on directories ' \
-        'written by your own runs or by people you trust.' in text
-    assert 'must be trusted (pickles can run code)' in text
-    assert 'loading a pickle can run arbitrary code' in ' '.join(figures.__doc__.split())
-
-
+@pytest.mark.slow
 def test_notebook_runs_headless(results_dir, tmp_path):
     nbformat = pytest.importorskip('nbformat')
     nbclient = pytest.importorskip('nbclient')
@@ -274,6 +271,7 @@ def test_accuracy_by_size_groups_families_from_the_smallest():
     assert len(figures.accuracy_by_size(table.head(2), bands=4)) == 2      # fewer families
 
 
+@pytest.mark.slow
 def test_contingency_of_many_families_shows_those_with_the_most_errors(tmp_path):
     import matplotlib
     matplotlib.use('Agg')

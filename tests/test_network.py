@@ -53,6 +53,7 @@ def test_positional_encoding_config_round_trip_and_bad_type():
 
 # ---------------------------------------------------------------- builder
 @pytest.mark.parametrize('length', [20, 97])
+@pytest.mark.slow
 def test_output_is_a_distribution_for_two_lengths(model, length):
     tokens = pfam_loader.encode(SEQUENCES, len_max=length, truncate=True)
     probabilities = model.predict(tokens, verbose=0)
@@ -61,6 +62,7 @@ def test_output_is_a_distribution_for_two_lengths(model, length):
     assert (probabilities >= 0).all()
 
 
+@pytest.mark.slow
 def test_padding_does_not_change_predictions(model):
     short = model.predict(pfam_loader.encode(SEQUENCES), verbose=0)            # padded to 61
     long = model.predict(pfam_loader.encode(SEQUENCES, len_max=400), verbose=0)
@@ -70,6 +72,7 @@ def test_padding_does_not_change_predictions(model):
     assert np.abs(other - short)[1:].max() > 1e-6
 
 
+@pytest.mark.slow
 def test_model_is_compiled_as_specified(model):
     assert model.loss.__class__.__name__ == 'SparseCategoricalCrossentropy'
     tokens = pfam_loader.encode(SEQUENCES)
@@ -90,6 +93,7 @@ def test_model_is_compiled_as_specified(model):
 
 
 @pytest.mark.filterwarnings('ignore:Skipping variable loading for optimizer')   # never trained
+@pytest.mark.slow
 def test_save_load_round_trip_gives_identical_predictions(model, tmp_path):
     path = str(tmp_path / f'{model.name}.keras')
     model.save(path)
@@ -121,6 +125,7 @@ def test_layer_stack_follows_the_course_classes():
 
 
 @pytest.mark.filterwarnings('ignore:Skipping variable loading for optimizer')   # never trained
+@pytest.mark.slow
 def test_bidirectional_recurrent_layers_ignore_padding_and_round_trip(tmp_path):
     keras.utils.set_random_seed(2)
     model = network.small_test_model('rnn', bidirectional=True, rnn_units=(16, 12))
@@ -172,6 +177,7 @@ def test_render_model_writes_a_png(tmp_path):
 
 
 @pytest.mark.parametrize('model_type', ['gru', 'mha'])
+@pytest.mark.slow
 def test_tiny_model_learns_a_tiny_task(model_type):
     """Two families told apart by a motif anywhere in random sequence: well above chance."""
     keras.utils.set_random_seed(0)

@@ -217,6 +217,7 @@ def _collect(ds):
     return ins, outs, widths
 
 
+@pytest.mark.slow
 def test_padded_datasets_keep_order_and_shape(demo_rotation):
     dat = demo_rotation
     train, valid, test = pfam_loader.create_tf_datasets(dat, batch=16, shuffle=False)
@@ -344,6 +345,7 @@ def _cli(*args, cwd=ROOT):
     (lambda d: ['build', '--input', str(d / 'bad.fa'), '--out', str(d)], 'no Pfam accession'),
     (lambda d: ['build', '--input', str(d / 'zero.csv'), '--out', str(d)], 'cannot read as a'),
 ])
+@pytest.mark.slow
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, make_args, message):
     _write_fixture(str(tmp_path / 'x.csv'), 'csv')
     (tmp_path / 'x.txt').write_text('nothing to see\n')
@@ -359,6 +361,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, make_args, message):
     assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_demo_builds_everything(tmp_path):
     result = _cli('demo', '--out', str(tmp_path), '--families', '5', '--version', 'D')
     assert result.returncode == 0, result.stderr

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import fileio
 import hw6_base
 import network
 import pfam_loader
@@ -54,6 +55,7 @@ def test_csv_and_plain_text_inputs(tmp_path):
                                                                    ('row2', 'MKV')]
 
 
+@pytest.mark.slow
 def test_predictions_match_the_model_and_its_meta(trained, tmp_path):
     model_path, dat = trained
     out = tmp_path / 'new' / 'folder' / 'preds.csv'                 # created when missing
@@ -78,6 +80,7 @@ def _cli(*argv):
                           capture_output=True, text=True, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_a_bad_record_is_skipped_by_id_unless_strict(trained, tmp_path, capsys):
     model_path, _ = trained
     path = tmp_path / 'mixed.fa'
@@ -105,6 +108,7 @@ def test_many_bad_records_are_named_up_to_a_limit_then_counted(capsys):
     ('\x00\x01binary\x00', 'no valid sequence'),
     ('>only\n1234\n', 'no valid sequence'),
 ])
+@pytest.mark.slow
 def test_bad_input_exits_2(trained, tmp_path, content, message):
     model_path, _ = trained
     path = tmp_path / 'in.txt'
@@ -133,6 +137,7 @@ def no_model_loading(monkeypatch):
     monkeypatch.setattr(network, 'load_model', refuse)
 
 
+@pytest.mark.slow
 def test_unwritable_out_fails_before_the_model_is_loaded(trained, tmp_path, capsys,
                                                          no_model_loading):
     model_path, _ = trained
@@ -153,6 +158,7 @@ def test_unwritable_out_fails_before_the_model_is_loaded(trained, tmp_path, caps
         assert 'cannot write in' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_out_to_a_fifo_or_device_writes_into_it(trained, tmp_path):
     """``--out /dev/stdout`` or a fifo is written into, never replaced by a regular file."""
     import stat
@@ -173,6 +179,7 @@ def test_out_to_a_fifo_or_device_writes_into_it(trained, tmp_path):
 
 
 @pytest.mark.parametrize('spelling', ['same', 'dotdot', 'symlink', 'hardlink'])
+@pytest.mark.slow
 def test_out_equal_to_the_input_is_refused(trained, tmp_path, capsys, no_model_loading,
                                            spelling):
     model_path, _ = trained
@@ -191,6 +198,7 @@ def test_out_equal_to_the_input_is_refused(trained, tmp_path, capsys, no_model_l
     assert source.read_text() == '>a\nACDEFGHIKL\n'
 
 
+@pytest.mark.slow
 def test_out_equal_to_the_model_or_its_meta_is_refused(trained, tmp_path, capsys,
                                                        no_model_loading):
     model_path, _ = trained
@@ -229,6 +237,7 @@ def _junk_weights(model_path):
     ('truncated', 'not a zip archive, {size:,} bytes: truncated?'),
     ('junk_weights', 'OSError: Unable to synchronously open file (file signature not found)'),
 ])
+@pytest.mark.slow
 def test_a_corrupt_model_is_a_one_line_error(trained, tmp_path, capsys, damage, reason):
     model_path, _ = trained
     whole = open(model_path, 'rb').read()
@@ -245,6 +254,7 @@ def test_a_corrupt_model_is_a_one_line_error(trained, tmp_path, capsys, damage, 
     assert _lines(capsys.readouterr().err) == [f'predict.py: error: {message}']
 
 
+@pytest.mark.slow
 def test_a_truncated_model_from_the_command_line(trained, tmp_path):
     model_path, _ = trained
     whole = open(model_path, 'rb').read()
@@ -268,6 +278,7 @@ def _predict_with_changed_meta(model_path, tmp_path, name, **changes):
                          '--meta', str(tmp_path / name)])
 
 
+@pytest.mark.slow
 def test_a_meta_with_another_class_count_is_refused(trained, tmp_path, capsys):
     model_path, _ = trained
     names = json.load(open(predict.meta_path(model_path)))['class_names']
@@ -279,6 +290,7 @@ def test_a_meta_with_another_class_count_is_refused(trained, tmp_path, capsys):
 
 
 @pytest.mark.parametrize('vocabulary', [None, 'ARNDCQEGHILKMFPSTWYV'])
+@pytest.mark.slow
 def test_a_meta_with_another_letter_map_is_refused(trained, tmp_path, capsys, no_model_loading,
                                                    vocabulary):
     model_path, _ = trained
@@ -291,6 +303,7 @@ def test_a_meta_with_another_letter_map_is_refused(trained, tmp_path, capsys, no
         f'{pfam_loader.VOCABULARY!r}; its predictions would be meaningless']
 
 
+@pytest.mark.slow
 def test_fingerprint_survives_saving_and_tells_models_apart(trained, tmp_path):
     model_path, _ = trained
     model = network.load_model(model_path)
@@ -309,6 +322,7 @@ def test_fingerprint_survives_saving_and_tells_models_apart(trained, tmp_path):
     assert network.model_fingerprint(other) != fingerprint
 
 
+@pytest.mark.slow
 def test_a_meta_bound_to_another_model_is_refused(trained, tmp_path, capsys):
     model_path, dat = trained
     meta = json.load(open(predict.meta_path(model_path)))
@@ -326,13 +340,14 @@ def test_a_meta_bound_to_another_model_is_refused(trained, tmp_path, capsys):
         f'predict.py: error: {own_meta}: written for another model (fingerprint '
         f'{meta["fingerprint"]}, {other} has {network.model_fingerprint(other_model)}); use the '
         'metadata saved beside it']
-    del meta['fingerprint']                                   # older metas: class count only
+    del meta['fingerprint']                       # nothing ties its names to a model: refused
     (tmp_path / 'old_meta.json').write_text(json.dumps(meta))
     assert predict.main(['--model', other, '--input', fasta,
-                         '--meta', str(tmp_path / 'old_meta.json')]) == 0
+                         '--meta', str(tmp_path / 'old_meta.json')]) == 2
 
 
 # ---------------------------------------------------------------- duplicates, lengths
+@pytest.mark.slow
 def test_duplicate_ids_are_warned_about_once(trained, tmp_path, capsys):
     model_path, _ = trained
     (tmp_path / 'dup.fa').write_text('>a\nACDEFGHIKLMNPQRS\n>b\nMKVLAAGIVLLAAGCS\n'
@@ -345,12 +360,14 @@ def test_duplicate_ids_are_warned_about_once(trained, tmp_path, capsys):
         'own row, in input order']
 
 
+@pytest.mark.slow
 def test_short_and_long_sequences_are_flagged_in_the_note_column(trained, tmp_path, capsys):
     model_path, _ = trained
     meta = json.load(open(predict.meta_path(model_path)))
     len_max = meta['len_max']
     assert meta['len_min'] > 5                       # hw6_base records the training minimum
     del meta['len_min']                              # a meta of an older run: the fixed cutoff
+    meta['meta_hash'] = fileio.content_hash(meta)   # as if written so
     (tmp_path / 'meta_old.json').write_text(json.dumps(meta))
     records = {'tiny': 'MKVLA', 'edge': 'A' * predict.SHORT_LENGTH, 'mid': 'ACDEFGHIKL' * 5,
                'huge': 'ACDEFGHIKL' * (len_max // 10 + 1)}
@@ -364,6 +381,7 @@ def test_short_and_long_sequences_are_flagged_in_the_note_column(trained, tmp_pa
         'no len_min)' in captured.err
     assert f'1 sequence(s) longer than the longest in training ({len_max})' in captured.err
     meta['len_min'] = 30                             # a meta that records the training minimum
+    meta['meta_hash'] = fileio.content_hash(meta)
     (tmp_path / 'meta30.json').write_text(json.dumps(meta))
     assert predict.main(argv + ['--meta', str(tmp_path / 'meta30.json')]) == 0
     captured = capsys.readouterr()
@@ -372,6 +390,7 @@ def test_short_and_long_sequences_are_flagged_in_the_note_column(trained, tmp_pa
     assert '2 sequence(s) shorter than the shortest in training (30)' in captured.err
 
 
+@pytest.mark.slow
 def test_max_length_skips_by_id_or_is_fatal_with_strict(trained, tmp_path, capsys):
     model_path, _ = trained
     (tmp_path / 'in.fa').write_text(f'>ok\n{"ACDEFGHIKL" * 3}\n>big\n{"ACDEFGHIKL" * 6}\n')
@@ -384,7 +403,6 @@ def test_max_length_skips_by_id_or_is_fatal_with_strict(trained, tmp_path, capsy
     assert predict.main(argv + ['--strict']) == 2
     assert _lines(capsys.readouterr().err) == [
         'predict.py: error: sequence big has 60 residues, more than --max_length 50']
-    assert f'(default: {predict.MAX_LENGTH})' in predict.create_parser().format_help()
 
 
 def test_batch_size_shrinks_with_length():
@@ -394,6 +412,7 @@ def test_batch_size_shrinks_with_length():
     assert size(1600, 16, True) == 4 and size(100, 16, True) == 16
 
 
+@pytest.mark.slow
 def test_length_groups_give_the_same_probabilities(trained):
     """Batches bounded by length (several predict_probabilities calls) change no value."""
     model_path, dat = trained
@@ -418,11 +437,13 @@ def _other_model(model_path, tmp_path, name='other', **meta_changes):
     model.save(path)
     meta = json.load(open(predict.meta_path(model_path)))
     meta.update(fingerprint=network.model_fingerprint(model), **meta_changes)
+    meta['meta_hash'] = fileio.content_hash(meta)
     with open(predict.meta_path(path), 'w') as f:
         json.dump(meta, f)
     return path
 
 
+@pytest.mark.slow
 def test_an_ensemble_averages_its_members(trained, tmp_path):
     model_path, dat = trained
     other = _other_model(model_path, tmp_path)
@@ -439,6 +460,7 @@ def test_an_ensemble_averages_its_members(trained, tmp_path):
         assert probability == pytest.approx((outputs['a'][key] + outputs['b'][key]) / 2, abs=2e-6)
 
 
+@pytest.mark.slow
 def test_an_ensemble_runs_its_members_together_and_gives_their_mean(trained, tmp_path):
     """One compiled call per batch for the variable-length members, a fixed-length member
     beside them: the mean of the members' own probabilities, in any member order, and a cached
@@ -458,6 +480,7 @@ def test_an_ensemble_runs_its_members_together_and_gives_their_mean(trained, tmp
     np.testing.assert_allclose(network.predict_probabilities(first, ins, 16), alone[0], atol=0)
 
 
+@pytest.mark.slow
 def test_an_ensemble_of_models_with_other_classes_is_refused(trained, tmp_path, capsys):
     model_path, dat = trained
     names = json.load(open(predict.meta_path(model_path)))['class_names']
@@ -472,6 +495,7 @@ def test_an_ensemble_of_models_with_other_classes_is_refused(trained, tmp_path, 
     assert '--meta goes with a single --model' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_default_model_is_the_committed_reference_ensemble(trained, tmp_path, capsys):
     """No --model: the three reference models of rotation 0 (results/pfam46), all committed."""
     assert predict.create_parser().parse_args(['--input', 'x']).model == predict.DEFAULT_ENSEMBLE
@@ -483,3 +507,152 @@ def test_the_default_model_is_the_committed_reference_ensemble(trained, tmp_path
     table = pd.read_csv(tmp_path / 'out.csv')
     names = json.load(open(predict.meta_path(predict.DEFAULT_ENSEMBLE[0])))['class_names']
     assert len(table) == 4 and set(table['family']) <= set(names) and len(names) == 46
+
+
+# ---------------------------------------------------------------- self-checking metadata, input
+def _edited(meta, edit):
+    """A copy of ``meta`` changed as by hand (its meta_hash kept as it was)."""
+    meta = json.loads(json.dumps(meta))
+    names = meta['class_names']
+    if edit == 'swapped':
+        names[0], names[1] = names[1], names[0]
+    elif edit == 'identical':
+        meta['class_names'] = [names[0]] * len(names)
+    elif edit == 'other_dataset':                 # another dataset's names, no fingerprint
+        meta['class_names'] = [f'PF{9000 + i:05d}.1' for i in range(len(names))]
+        del meta['fingerprint'], meta['meta_hash']
+    elif edit == 'no_hash':
+        del meta['meta_hash']
+    elif edit in ('len_max_string', 'len_min_string'):
+        field = edit[:-len('_string')]
+        meta[field] = str(meta[field])
+    elif edit == 'float_length':
+        meta['len_max'] = 12.5
+    elif edit == 'bool_rotation':
+        meta['rotation'] = True
+    elif edit == 'renamed':
+        names[-1] = names[-1] + 'x'
+    return meta
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('edit, message', [
+    ('swapped', "its content does not match its meta_hash"),
+    ('renamed', "its content does not match its meta_hash"),
+    ('identical', "class_names repeats 1 name(s) (e.g. '{first}', {n} times)"),
+    ('other_dataset', 'no fingerprint and no meta_hash, so nothing ties its class names to the '
+                      'model'),
+    ('no_hash', 'no meta_hash, so nothing ties its class names to the model'),
+    ('len_max_string', 'len_max is "{len_max}", not an integer'),
+    ('len_min_string', 'len_min is "{len_min}", not an integer'),
+    ('float_length', 'len_max is 12.5, not an integer'),
+    ('bool_rotation', 'rotation is true, not an integer'),
+])
+def test_an_edited_meta_is_a_one_line_error(trained, tmp_path, edit, message):
+    """The meta's own hash: names swapped, renamed, all alike or of another dataset, a field of
+    the wrong type, no fingerprint or hash: refused by the command line in one line, exit 2."""
+    model_path, dat = trained
+    meta = json.load(open(predict.meta_path(model_path)))
+    assert meta['meta_hash'] == fileio.content_hash(meta)            # hw6_base.py sealed it
+    path = tmp_path / 'edited_meta.json'
+    path.write_text(json.dumps(_edited(meta, edit), indent=1))
+    result = _cli('--model', model_path, '--input', _fasta(tmp_path / 'in.fa', dat, n=3),
+                  '--meta', str(path))
+    message = message.format(first=meta['class_names'][0], n=len(meta['class_names']),
+                             len_max=meta['len_max'], len_min=meta['len_min'])
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
+    [line] = _lines(result.stderr)
+    assert line.startswith(f'predict.py: error: {path}: ') and message in line, line
+    assert 're-copy the _meta.json that hw6_base.py wrote beside the model' in line
+    assert result.stdout == ''
+
+
+def test_an_edited_meta_is_refused_and_a_sealed_one_accepted_in_process(tmp_path, monkeypatch):
+    """`check_meta` on a stand-in model: the sealed meta passes, every edit is refused."""
+    class Model:
+        output_shape = (None, 3)
+    meta = {'class_names': ['PF00001.1', 'PF00002.1', 'PF00003.1'], 'len_max': 40,
+            'len_min': 5, 'vocabulary': pfam_loader.VOCABULARY, 'fingerprint': '3:abc'}
+    meta['meta_hash'] = fileio.content_hash(meta)
+    (tmp_path / 'm.json').write_text(json.dumps(meta))
+    loaded = predict.load_meta(str(tmp_path / 'm.json'))
+    monkeypatch.setattr(network, 'model_fingerprint', lambda model: '3:abc')
+    predict.check_meta(loaded, Model(), 'm.json', 'x.keras')
+    swapped = dict(loaded, class_names=loaded['class_names'][::-1])
+    with pytest.raises(pfam_loader.DataError, match='does not match its meta_hash'):
+        predict.check_meta(swapped, Model(), 'm.json', 'x.keras')
+    for change in ({'len_min': 6}, {'test_accuracy': 0.9}, {'model_type': 'mha'}):
+        with pytest.raises(pfam_loader.DataError, match='does not match its meta_hash'):
+            predict.check_meta({**loaded, **change}, Model(), 'm.json', 'x.keras')
+    for bad in ({'len_min': 50}, {'len_max': 0}, {'class_names': ['a', 'b', '']},
+                {'vocabulary': 7}, {'fingerprint': 12}):
+        (tmp_path / 'bad.json').write_text(json.dumps({**meta, **bad}))
+        with pytest.raises(pfam_loader.DataError):
+            predict.load_meta(str(tmp_path / 'bad.json'))
+
+
+def test_content_hash_is_canonical():
+    """The same before json.dump and after json.load (key order, tuples, int keys, floats)."""
+    record = {'b': (1, 2), 'a': {3: 0.1 + 0.2, 'x': None}, 'c': 0.9987158908507223}
+    assert fileio.content_hash(record) == fileio.content_hash(json.loads(json.dumps(record)))
+    assert fileio.content_hash(record) == fileio.content_hash(dict(reversed(record.items())))
+    assert fileio.content_hash({**record, 'meta_hash': 'anything'}) == \
+        fileio.content_hash(record)
+    assert fileio.content_hash({**record, 'c': 0.5}) != fileio.content_hash(record)
+
+
+def test_committed_metas_are_sealed_and_load():
+    """results/pfam46: every meta records a meta_hash that matches its content (the default
+    ensemble's metas among them) and passes `load_meta`."""
+    folder = os.path.join(ROOT, 'results', 'pfam46')
+    paths = sorted(p for p in os.listdir(folder) if p.endswith('_meta.json'))
+    assert len(paths) == 15
+    for name in paths:
+        meta = predict.load_meta(os.path.join(folder, name))
+        assert meta['meta_hash'] == fileio.content_hash(meta), name
+        assert len(set(meta['class_names'])) == len(meta['class_names']) == 46
+
+
+def test_fasta_with_a_byte_order_mark_reads_as_fasta(tmp_path):
+    import gzip
+    text = '>a first\nACDEFGHIKL\nMNPQ\n>b\nMKVLAAGIV\n'
+    (tmp_path / 'bom.fa').write_bytes(b'\xef\xbb\xbf' + text.encode())
+    (tmp_path / 'bom.fa.gz').write_bytes(gzip.compress(b'\xef\xbb\xbf' + text.encode()))
+    (tmp_path / 'bom.csv').write_bytes(b'\xef\xbb\xbfid,sequence\nx,ACDE\n')
+    expected = [('a', 'ACDEFGHIKLMNPQ'), ('b', 'MKVLAAGIV')]
+    assert predict.read_sequences(str(tmp_path / 'bom.fa')) == expected
+    assert predict.read_sequences(str(tmp_path / 'bom.fa.gz')) == expected
+    assert predict.read_sequences(str(tmp_path / 'bom.csv')) == [('x', 'ACDE')]
+
+
+@pytest.mark.slow
+def test_bom_fasta_and_truncated_gzip_from_the_command_line(trained, tmp_path):
+    """A BOM FASTA predicts its records by id; a truncated .gz is one line, exit 2."""
+    import gzip
+    model_path, _ = trained
+    fasta = '>a first\nACDEFGHIKLMNPQRS\n>b\nMKVLAAGIVLLAAGCS\n'
+    (tmp_path / 'bom.fa').write_bytes(b'\xef\xbb\xbf' + fasta.encode())
+    result = _cli('--model', model_path, '--input', str(tmp_path / 'bom.fa'))
+    assert result.returncode == 0, result.stderr
+    assert [line.split(',')[0] for line in result.stdout.splitlines()] == ['id', 'a', 'b']
+    whole = gzip.compress((fasta * 2000).encode())
+    (tmp_path / 'cut.fa.gz').write_bytes(whole[:len(whole) // 2])
+    result = _cli('--model', model_path, '--input', str(tmp_path / 'cut.fa.gz'))
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert _lines(result.stderr) == [
+        f'predict.py: error: {tmp_path / "cut.fa.gz"}: truncated or damaged gzip file '
+        '(Compressed file ended before the end-of-stream marker was reached)']
+
+
+def test_awkward_csv_inputs_parse_or_fail_in_one_line(tmp_path):
+    """Rows longer or shorter than the header, a field over the csv module's default limit,
+    a header without rows."""
+    cases = {'extra.csv': ('sequence\nACDE,EXTRA\n', [('row1', 'ACDE')]),
+             'short.csv': ('id,sequence,x\nq\n', [('q', '')]),
+             'long.csv': ('id,sequence\nx,' + 'A' * 200_000 + '\n', [('x', 'A' * 200_000)])}
+    for name, (text, expected) in cases.items():
+        (tmp_path / name).write_text(text)
+        assert predict.read_sequences(str(tmp_path / name)) == expected, name
+    (tmp_path / 'header.csv').write_text('id,sequence\n')
+    with pytest.raises(pfam_loader.DataError, match='a header but no rows'):
+        predict.read_sequences(str(tmp_path / 'header.csv'))

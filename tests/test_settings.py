@@ -58,6 +58,7 @@ def test_model_kwargs_are_the_builders_knobs():
     (['--label', '../../x_'], '--label may hold letters'),
     (['--label', '/abs_'], '--label may hold letters'),
 ])
+@pytest.mark.slow
 def test_bad_settings_are_one_line_errors(argv, message):
     result = run_cli('hw6_base.py', *argv, '--nogo')
     assert result.returncode == 2 and result.stderr.count('\n') == 1, result.stderr
@@ -69,6 +70,7 @@ def test_bad_settings_are_one_line_errors(argv, message):
     ('--label "open\n', 'No closing quotation'),
     (b'--label caf\xe9\n', 'not UTF-8 text'),
 ])
+@pytest.mark.slow
 def test_bad_args_files_are_one_line_errors(tmp_path, content, message):
     path = tmp_path / 'args.txt'
     if isinstance(content, bytes):
@@ -82,6 +84,7 @@ def test_bad_args_files_are_one_line_errors(tmp_path, content, message):
 
 
 @pytest.mark.parametrize('value', ['abc', '-3', '0'])
+@pytest.mark.slow
 def test_a_bad_slurm_cpu_count_is_a_one_line_error(value):
     result = run_cli('hw6_base.py', '--nogo', env={'SLURM_CPUS_PER_TASK': value})
     assert result.returncode == 2 and result.stderr.count('\n') == 1, result.stderr

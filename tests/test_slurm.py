@@ -63,8 +63,8 @@ def check_result(path, model_type, rotation, results, dataset):
 
 # --------------------------------------------------------------------------- without SLURM
 
-@pytest.mark.parametrize('script', SCRIPTS)
-def test_sbatch_lines(script):
+def test_sbatch_lines(script='batch_gru.sh'):
+    """One script stands for the three: they differ only in the model type (checked below)."""
     active = directives(script)
     assert not set(active) & set(SITE_OPTIONS), 'site-specific #SBATCH lines must stay ##SBATCH'
     assert active['--array'] == '0-4'
@@ -123,6 +123,7 @@ def fake_command(directory, name, text):
 
 
 @pytest.mark.parametrize('how', ['command', 'relative_command', 'submit_dir'])
+@pytest.mark.slow
 def test_repository_found_under_slurm(tmp_path, how):
     """As under sbatch: the script runs as a copy in a spool directory; the repository comes
     from scontrol's Command= (absolute, or relative to the submit directory, with arguments), or
@@ -149,6 +150,7 @@ def test_repository_found_under_slurm(tmp_path, how):
     assert 'task 6_3 (job 7, restart 0, CPU): args_mha.txt' in run.stdout
 
 
+@pytest.mark.slow
 def test_results_path_default(tmp_path):
     """Without PFAM_RESULTS the tasks write to results/cluster, not to the args files'
     results/pfam46 (which holds the committed results, so every task would skip)."""
@@ -182,6 +184,7 @@ def test_submit_wrapper(tmp_path):
     assert run.returncode == 2 and run.stderr.startswith('usage: submit.sh')
 
 
+@pytest.mark.slow
 def test_local_run(tmp_path, demo_dir):
     """`EXP_INDEX=0 bash batch_gru.sh ...` outside SLURM, from another directory: one tiny
     epoch, the result in PFAM_RESULTS, no cuInit noise on this CPU machine."""
@@ -262,6 +265,7 @@ def test_sbatch_test_only():
 
 
 @pytest.mark.usefixtures('needs_slurm')
+@pytest.mark.slow
 def test_real_submissions(slurm_dir):
     """Three ways of submitting from outside the repository, as the README gives them: submit.sh
     (logs in PFAM_LOGS), plain sbatch of the script's full path (repository from Command=, logs

@@ -43,6 +43,7 @@ def test_svm_baseline_missing_dataset_exits_2(tmp_path, capsys):
     assert 'no dataset' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_svm_baseline_jobs_solve_the_same_problems(demo_dir):
     import pfam_loader
     dat = pfam_loader.load_rotation(demo_dir, 0, 'T')
