@@ -35,6 +35,12 @@ PUBLISHED = ('model', 'meta', 'log', 'result')
 _STAGE, _READY = 'publish', 'READY'
 
 
+def run_name(model_type, rotation, label=''):
+    """The name of a run: ``{label}{model_type}_rot{rotation}`` (an experiment that sweeps other
+    settings appends them: `job_control.experiment_name`)."""
+    return f'{label}{model_type}_rot{rotation}'
+
+
 def paths(results_path, name):
     """``{kind: path}`` of every artefact of run ``name`` (`SUFFIXES`), plus ``run_log`` (the
     log of the unfinished run) and ``stage`` (its publish folder)."""
@@ -42,6 +48,13 @@ def paths(results_path, name):
     found['run_log'] = os.path.join(found['run_dir'], name + SUFFIXES['log'])
     found['stage'] = os.path.join(found['run_dir'], _STAGE)
     return found
+
+
+def meta_of_model(model_path):
+    """The meta JSON published beside a model: ``x.keras`` -> ``x_meta.json``."""
+    stem = model_path[:-len(SUFFIXES['model'])] if model_path.endswith(SUFFIXES['model']) \
+        else model_path
+    return stem + SUFFIXES['meta']
 
 
 def name_of_result(path):

@@ -14,8 +14,8 @@
 #SBATCH --signal=B:TERM@120
 # Site-specific resources: none is active, so the cluster's defaults apply. Adapt and enable
 # (## -> #) or give them on the command line (sbatch -p gpu --time=04:00:00 batch_rnn.sh).
-# Assumed below: one rotation of the reference experiment (25 epochs) took 2-5 minutes on 2 CPU
-# cores (REPORT.md), so 4 CPUs, 8G and 2 hours leave a wide margin; a GPU is used when visible.
+# Assumed below: one rotation of the reference experiment took 10-18 minutes on 2 CPU cores
+# (REPORT.md), so 4 CPUs, 8G and 2 hours leave a wide margin; a GPU is used when visible.
 ##SBATCH --partition=normal
 ##SBATCH --account=myaccount
 ##SBATCH --cpus-per-task=4

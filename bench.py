@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+import artefacts
 import fileio
 import job_control
 import parser as arguments
@@ -49,9 +50,9 @@ def reference_args(model_type, suffix=''):
 
 def _train_rate(model, dataset, steps, warmup, batch):
     """Training samples/s: the faster of `TIMED_PASSES` timed passes of ``steps`` batches, after
-    ``warmup`` untimed ones. On the 2-core VM a pass now and then took ~1.5× as long as the others
-    with the same model (82 s against 55 s for 400 course-scale GRU steps; the input pipeline
-    alone delivers those batches in ~6 s), so a single pass under-reports."""
+    ``warmup`` untimed ones: a pass now and then takes far longer than the others with the same
+    model, for no cause found (results/tuning/2026-11-27_course_backends/README.md), so a single
+    pass under-reports."""
     if warmup:
         model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)
     seconds = []
@@ -170,7 +171,8 @@ def bench_course(types, steps, warmup, n_infer, source=None):
                    len(dat['ins_train']) / rate / 60, 1),
                'inference_sequences_per_s': round(infer),
                'valid_test_pass_minutes': round(n_eval / infer / 60, 2)}
-        result_path = os.path.join(ROOT, args.results_path, f'{model_type}_rot0_results.pkl')
+        result_path = artefacts.paths(os.path.join(ROOT, args.results_path),
+                                      artefacts.run_name(model_type, 0))['result']
         result, problem = job_control.read_result(result_path)
         if problem not in (None, 'no such file'):
             fileio.log(f'bench.py: no accuracy from {result_path}: {problem}')
@@ -226,7 +228,7 @@ def main(argv=None):
                              'benchmark, so bucketed batches cover the whole length distribution)')
     parser.add_argument('--warmup', type=int, default=10, help='untimed steps before timing')
     parser.add_argument('--quick', action='store_true',
-                        help='demo data, 3 steps, 100 sequences: a smoke test in seconds')
+                        help='demo data, 3 steps, 100 sequences: a smoke test')
     parser.add_argument('--scale', choices=('benchmark', 'course'), default='benchmark',
                         help='course: the course-scale report (needs ' + COURSE_SOURCE + ')')
     parser.add_argument('--out', help='JSON report (default results/bench.json, or '

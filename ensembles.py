@@ -26,6 +26,7 @@ import tempfile
 
 import numpy as np
 
+import artefacts
 import fileio
 import job_control
 import pfam_loader
@@ -37,17 +38,34 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 def load_results(results_path):
     """``{(model_type, rotation): result dict}`` of the reference runs found in ``results_path``;
     a pickle that is not a complete result (`job_control.read_result`) is skipped with a line
-    naming it, as figures.py does. Unpickling runs code: ``results_path`` must be trusted."""
+    naming it, as figures.py does."""
     found = {}
     for model_type in TYPES:
         for rotation in job_control.ROTATIONS:
-            path = os.path.join(results_path, f'{model_type}_rot{rotation}_results.pkl')
+            path = artefacts.paths(results_path,
+                                   artefacts.run_name(model_type, rotation))['result']
             result, problem = job_control.read_result(path)
             if result is not None:
                 found[model_type, rotation] = result
             elif problem != 'no such file':
                 fileio.log(f'ensembles.py: skipping {path}: {problem}')
     return found
+
+
+def result_probabilities(result):
+    """The test probabilities (sequences x classes) of ``result``: ``predict_test``, or, in a
+    compact result (``predict_test`` None: only the top classes kept, ``predict_test_top``, as in
+    results/course_scale), a matrix that is 0 outside each sequence's top classes."""
+    if result['predict_test'] is not None or result.get('predict_test_top') is None:
+        return np.asarray(result['predict_test'], dtype=np.float32)
+    classes = np.asarray(result['predict_test_top']['classes'], dtype=np.int64)
+    top = np.asarray(result['predict_test_top']['probabilities'], dtype=np.float32)
+    # float16 storage can round a sequence's first two probabilities to a tie: break it in the
+    # stored order (the classes are sorted by their float32 probability)
+    top = np.maximum(top - 1e-6 * np.arange(top.shape[1], dtype=np.float32), 0)
+    dense = np.zeros((len(classes), len(result['class_names'])), dtype=np.float32)
+    np.put_along_axis(dense, classes, top, axis=1)
+    return dense
 
 
 def ensemble_accuracy(results, members):
@@ -58,7 +76,7 @@ def ensemble_accuracy(results, members):
         if (not np.array_equal(results[key]['outs_test'], first['outs_test'])
                 or results[key]['class_names'] != first['class_names']):
             raise ValueError(f'{key} and {members[0]} were not tested on the same fold and classes')
-    probabilities = np.mean([results[key]['predict_test'] for key in members], axis=0)
+    probabilities = np.mean([result_probabilities(results[key]) for key in members], axis=0)
     wrong = int(np.sum(probabilities.argmax(axis=1) != first['outs_test'][:, 0]))
     return 1 - wrong / len(probabilities), wrong
 
@@ -109,7 +127,8 @@ def speed_table(results_path, dataset, version):
             f.writelines(f'>s{i}\n{pfam_loader.decode(row)}\n'
                          for i, row in enumerate(dat['ins_test']))
         for label, members in ensembles.items():
-            paths = [os.path.join(results_path, f'{t}_rot{r}.keras') for t, r in members]
+            paths = [artefacts.paths(results_path, artefacts.run_name(t, r))['model']
+                     for t, r in members]
             speeds = [predict_speed(paths, fasta, os.path.join(scratch, 'out.csv'))
                       for _ in range(2)]
             rows.append({'ensemble': label, 'members': len(members),

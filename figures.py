@@ -18,8 +18,8 @@ Missing model types or rotations are skipped with a note, and so is an incomplet
 pickle (0 bytes, truncated: `job_control.read_result`), with a line naming it; no readable
 result at all is an error (exit 2).
 
-Trust: loading a pickle can run arbitrary code. Point ``--results`` only at directories written
-by your own runs (or by people you trust), never at downloaded or shared ones you have not checked.
+Pickles are read by `fileio.load_pickle`, which takes plain values and NumPy arrays only: a
+crafted pickle is reported and skipped, its code never run.
 """
 import argparse
 import glob
@@ -64,7 +64,7 @@ def load_results(results_dir):
     A pickle that is not a complete result (`job_control.read_result`: empty, truncated,
     unreadable, keys missing) is skipped with a line naming it. When two results share a model
     type and rotation (e.g. a rerun under another label), the newest file wins and a note says so.
-    Unpickling runs code: ``results_dir`` must be trusted.
+    Pickles are read by `fileio.load_pickle`: no code in them runs.
 
     Raises:
         ResultsError: no such directory, no ``*_results.pkl``, or none of them readable.
@@ -264,8 +264,17 @@ def contingency(results, model_type):
     parts = [results[k] for k in sorted(results) if k[0] == model_type]
     names = parts[0]['class_names']
     true = np.concatenate([p['outs_test'][:, 0] for p in parts])
-    predicted = np.concatenate([p['predict_test'].argmax(axis=1) for p in parts])
+    predicted = np.concatenate([predicted_classes(p) for p in parts])
     return confusion_matrix(true, predicted, labels=np.arange(len(names))), names
+
+
+def predicted_classes(result):
+    """The predicted class of every test sequence of ``result``: the argmax of ``predict_test``,
+    or, in a compact result (``predict_test`` None: only the top classes kept, as in
+    results/course_scale), the first of ``predict_test_top['classes']``."""
+    if result['predict_test'] is None and result.get('predict_test_top') is not None:
+        return np.asarray(result['predict_test_top']['classes'])[:, 0]
+    return np.asarray(result['predict_test']).argmax(axis=1)
 
 
 def _errors(counts):
@@ -543,12 +552,9 @@ def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
 def create_parser():
     parser = argparse.ArgumentParser(
         description='Figures 0-4 and the test accuracy table from hw6_base.py result pickles.',
-        epilog='Trust: loading a pickle can run arbitrary code. Use --results only on '
-               'directories written by your own runs or by people you trust.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--results', default='results/pfam46',
-                        help='directory searched (recursively) for *_results.pkl; must be '
-                             'trusted (pickles can run code)')
+                        help='directory searched (recursively) for *_results.pkl')
     parser.add_argument('--out', default=None, help='output directory (default: RESULTS/figures)')
     parser.add_argument('--all_contingency', action='store_true',
                         help='also one contingency table per model type '

@@ -1,17 +1,21 @@
 """Experiment driver: train and evaluate one rotation of one model type, and pickle the results.
 
-    python hw6_base.py --demo --model_type gru --rotation 0 --epochs 3      # ~20 s on 2 cores
+    python hw6_base.py --demo --preset tiny --rotation 0 --epochs 3       # a smoke run
     python hw6_base.py @args_mha.txt --exp_type rotations --exp_index 2    # what sbatch runs
 
-Writes, under ``--results_path`` (names from `job_control.experiment_name`), once the run has
-finished (with ``--force``, the artefacts of an earlier run stay untouched until then):
+A run is its configuration (`settings.identity`: every setting that changes what it computes).
+It writes, under ``--results_path`` (default ``runs/``; names from `job_control.experiment_name`,
+files from `artefacts`), once it has finished, in one step (`artefacts.publish`: a kill leaves
+the old artefacts or the new ones, whole):
 
-* ``{name}_results.pkl`` (atomically, last): args, full history, test accuracy/loss, test
-  probabilities aligned with ``outs_test``, epoch times, parameter count ... (`RESULT_KEYS`).
-  A run is done when this file is complete (`job_control.result_is_complete`); an existing
-  complete result is skipped, an empty or unreadable one is trained again and replaced;
+* ``{name}_results.pkl``: the configuration and its fingerprint, args, full history, test
+  accuracy/loss, test probabilities aligned with ``outs_test``, epoch times, parameter count
+  ... (`RESULT_KEYS`). A run is done when this file is complete and records the requested
+  configuration (`job_control.run_state`): then it is skipped; a complete result of another
+  configuration stops the run with a one-line error naming the differing settings (exit 2;
+  ``--force`` replaces it); an empty or unreadable one is trained again and replaced;
 * ``{name}.keras``: the model with the best validation accuracy, and ``{name}_meta.json``
-  (class names, vocabulary) beside it for `predict.py`;
+  (class names, vocabulary, configuration) beside it for `predict.py`;
 * ``{name}_log.csv``: one row per epoch;
 
 and, while the run is going:
@@ -19,7 +23,8 @@ and, while the run is going:
 * ``{name}_run/``: the unfinished run (deleted once the result is written; `checkpoints`): its
   per-epoch log ``{name}_log.csv`` (a row appears once the epoch's checkpoint is safe on disk)
   and checkpoints ``epoch{N}.weights.h5`` (weights and optimizer state after N epochs) +
-  ``epoch{N}.json`` (history, best epoch, dropout random state). Each is written to a temporary
+  ``epoch{N}.json`` (configuration, history, best epoch, dropout random state; a rerun of
+  another configuration never resumes it: exit 2, or ``--force`` discards it). Each is written to a temporary
   file and renamed, the JSON last, and the previous one is kept, so a kill at any instant
   (SIGKILL included) leaves a loadable checkpoint; an unreadable newest one is reported and
   the one before it used; when none is readable the run stops with a one-line error.
@@ -33,17 +38,17 @@ history, the early stopping state, the best epoch and the dropout random state c
 checkpoint, and the training batches form one seeded stream of which epoch ``e`` takes batches
 ``e * steps`` onwards (a resumed run skips the batches of the finished epochs), so that epoch
 ``e`` sees the same batches whether or not the run was interrupted before it (the skipped
-batches are only prepared, not trained on: about 10,000 sequences/s on 2 busy cores, so ~20 s
-to resume epoch 25 of the 46-family benchmark). Histories and predictions are then identical
+batches are only prepared, not trained on). Histories and predictions are then identical
 bit for bit on the same machine and thread count (tested), up to TensorFlow's nondeterministic
 kernels (e.g. on GPUs); only ``epoch_time`` differs. Not reproduced: ReduceLROnPlateau's wait
-counter (``--lr_schedule plateau``) restarts, though the reduced learning rate comes back; and
-a rerun with another ``--batch``, ``--steps_per_epoch`` or ``--seed`` sees another stream.
+counter (``--lr_schedule plateau``) restarts, though the reduced learning rate comes back.
 
 Exit codes:
   0   done (or already done, or --nogo);
   1   an unexpected error (a traceback: a bug);
-  2   bad arguments or data, an unusable --results_path, unreadable resume state (one line);
+  2   bad arguments or data, an unusable --results_path, unreadable resume state or that of
+      another configuration, a result of another configuration in the way, a full disk (one
+      line; finished epochs are kept);
   3   the training loss became NaN or infinite: no result is written (lower --lr or set
       --clipnorm); the checkpoint of the last finite epoch stays in ``{name}_run/``;
   4   another live process runs the same configuration into the same --results_path;
@@ -487,6 +492,21 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
     return result
 
 
+_kept = []         # the interruption being handled (`_keep_until_exit`)
+
+
+def _keep_until_exit(err):
+    """Keep ``err``, the Interrupted or KeyboardInterrupt being handled, and through its
+    traceback every object of the interrupted run, from being torn down when its ``except``
+    ends. Freeing TensorFlow's dataset iterators joins their tf.data autotuning thread, which
+    first sleeps out its current period (it doubles up to 60 s; the main thread waits in
+    ``~RootDataset::Iterator``, holding the GIL): the run would hang after its message, its
+    lock still held, or later in the interpreter's finalization. The command line leaves with
+    ``os._exit`` instead (`fileio.run_main`, status 143), so nothing is torn down; `main` lets
+    go of them when it was called with an ``argv`` (by a caller that goes on running)."""
+    _kept[:] = [err]
+
+
 def _raise_interrupted(signum, frame):
     """SIGTERM handler: record the signal and, the first time, raise Interrupted. Python runs a
     handler between any two bytecodes, also inside a garbage-collector callback or a ``__del__``,
@@ -520,7 +540,8 @@ def main(argv=None, extra_callbacks=()):
     try:
         check_interrupted()
         return _main(argv, extra_callbacks)
-    except (Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt) as err:
+        _keep_until_exit(err)
         print('hw6_base.py: interrupted before training started; run the same command again',
               file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
@@ -528,6 +549,8 @@ def main(argv=None, extra_callbacks=()):
         signal.signal(signal.SIGTERM, previous)
         sys.unraisablehook = previous_hook
         _signals.clear()                 # handled (main may be called again in one process)
+        if argv is not None:             # a caller that goes on: the command line never frees
+            _kept.clear()                # the interrupted run's objects (`_keep_until_exit`)
 
 
 def _main(argv, extra_callbacks):
@@ -607,7 +630,8 @@ def _train_locked(args, name, paths, extra_callbacks):
               f'delete {paths["run_dir"]}, which keeps the finite epochs, to start over)',
               file=sys.stderr, flush=True)
         return EXIT_NON_FINITE
-    except (Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt) as err:
+        _keep_until_exit(err)            # before anything can free the run's TensorFlow objects
         print(f'{name}: interrupted; run the same command again to resume after the last '
               f'finished epoch', file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED

@@ -24,7 +24,6 @@ import itertools
 import math
 import numbers
 import os
-import pickle
 import re
 import shutil
 import socket
@@ -171,7 +170,7 @@ def experiment_name(args):
     """The result name of a configuration: ``{label}{model_type}_rot{rotation}``, plus
     ``_{argument}{value}`` for each other argument the experiment sweeps (gives two or more
     values), and ``_{preset}`` for a swept preset not named after its model type."""
-    name = f'{args.label}{args.model_type}_rot{args.rotation}'
+    name = artefacts.run_name(args.model_type, args.rotation, args.label)
     if args.exp_type is not None:
         for key, values in experiment_values(args.exp_type).items():
             if key == 'preset' and len(values) > 1 and args.preset != args.model_type:
@@ -191,10 +190,10 @@ def run_files(args):
 def read_result(path):
     """``(result, None)`` when ``path`` is a complete result, else ``(None, why)`` (a short text):
     a readable pickle of a dict with every key of `RESULT_KEYS` and a finite test accuracy.
-    Unpickling runs code: read only results you trust."""
+    The pickle is read by `fileio.load_pickle`, which runs no code from it."""
     try:
         with open(path, 'rb') as f:
-            result = pickle.load(f)
+            result = fileio.load_pickle(f)
     except (FileNotFoundError, NotADirectoryError):
         return None, 'no such file'
     except Exception as err:                   # empty, truncated, not a pickle, unreadable ...

@@ -25,8 +25,8 @@ What `load_rotation` reads, in this order (``V`` = version):
    rows and do not record their letter map);
 3. course rotation pickles alone (``pfamV_rotation_r.pkl``, 2022 and later vintages): converted
    to right padding (lossless) with classes re-indexed; the token ids stay the file's, and
-   ``dat['vocabulary']`` is None because the letter map is unknown. Pickles can run code when
-   loaded: read only pickles you trust.
+   ``dat['vocabulary']`` is None because the letter map is unknown. They are read by
+   `fileio.load_pickle`, which takes arrays and plain values only and runs no code.
 
 Whatever the source, the dict has the course's keys (`ROTATION_KEYS`) with Python ints, right
 padding and class ``i`` = the i-th sorted family name in every rotation (0-based
@@ -44,11 +44,12 @@ import sys
 import numpy as np
 import pandas as pd
 
-from fileio import DataError, atomic_write, log, open_text, sha256  # noqa: F401 (re-exported)
+from fileio import DataError, load_pickle, atomic_write, log, open_text, sha256  # noqa: F401 (re-exported)
 from pfam_build import (DEFAULT_BASEDIR, DEFAULT_VERSION, DEMO_BASEDIR,  # noqa: F401
-                        MAX_DEMO_FAMILIES, MAX_LENGTH, N_FOLDS, build_dataset, build_demo, convert_course,
-                        count_folds, ensure_demo, fold_path, make_demo_records, metadata_path,
-                        read_fold_csv, read_metadata, reading, rotation_path, versions_in)
+                        MAX_DEMO_FAMILIES, MAX_LENGTH, N_FOLDS, build_dataset, build_demo,
+                        convert_course, count_folds, ensure_demo, fold_path, make_demo_records,
+                        metadata_path, read_fold_csv, read_metadata, reading, rotation_path,
+                        versions_in)
 from pfam_formats import FORMATS, read_family_list, read_records  # noqa: F401 (re-exported)
 from pfam_tokens import (AMBIGUOUS, AMINO_ACIDS, BUCKET_GROWTH, N_TOKENS,  # noqa: F401 (re-exported)
                          PAD_TOKEN, VOCABULARY, decode, default_bucket_lengths, encode,
@@ -263,7 +264,7 @@ def _from_course_pickle(path, rotation):
     """A course rotation pickle → the suite's dict (right padding, canonical class order)."""
     try:
         with open(path, 'rb') as f:
-            raw = pickle.load(f)
+            raw = load_pickle(f)          # plain values and arrays only: runs no code
     except Exception as err:          # unpickling can raise almost anything on a damaged file
         raise DataError(f'{path}: not a readable rotation pickle ({type(err).__name__}: '
                         f'{str(err).splitlines()[0] if str(err) else "no detail"})') from None
@@ -290,10 +291,13 @@ def _from_course_pickle(path, rotation):
     for split in SPLITS:
         ins = np.asarray(raw[f'ins_{split}'])
         outs = np.asarray(raw[f'outs_{split}']).reshape(-1)
-        if ins.ndim != 2 or len(ins) != len(outs) or not np.issubdtype(ins.dtype, np.integer) \
+        if ins.ndim != 2 or not np.issubdtype(ins.dtype, np.integer) \
                 or not (np.issubdtype(outs.dtype, np.integer) or outs.size == 0):
             raise DataError(f'{path}: ins_{split}/outs_{split} are not a token matrix and its '
                             'class indices')
+        if len(ins) != len(outs):
+            raise DataError(f'{path}: ins_{split}/outs_{split} are not a token matrix and its '
+                            f'class indices: {len(ins):,} rows but {len(outs):,} labels')
         _check_course_split(path, split, ins, outs, n_tokens, n_labels, new_index)
         rows = padding_rows(ins)
         shifted += len(rows)

@@ -42,6 +42,7 @@ import time
 
 import numpy as np
 
+import artefacts
 import fileio
 import job_control
 import pfam_loader
@@ -57,16 +58,11 @@ MAX_LENGTH = 4000
 REFERENCE_LENGTH = 800
 #: the default ``--model``: the reference experiment's three models of rotation 0 (SimpleRNN,
 #: GRU, MHA; committed in results/pfam46), an ensemble of one model of each type
-DEFAULT_ENSEMBLE = [os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'pfam46',
-                                 f'{model_type}_rot0.keras')
-                    for model_type in job_control.REFERENCE_TYPES]
-
-
-def meta_path(model_path):
-    """The metadata JSON saved beside a model: ``x.keras`` → ``x_meta.json``."""
-    return (model_path[:-len('.keras')] if model_path.endswith('.keras') else model_path) + \
-        '_meta.json'
-
+DEFAULT_ENSEMBLE = [
+    artefacts.paths(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'pfam46'),
+                    artefacts.run_name(model_type, 0))['model']
+    for model_type in job_control.REFERENCE_TYPES]
+meta_path = artefacts.meta_of_model
 
 #: CSV columns read as the sequence (the course's fold CSVs call it ``string``), and as the id
 SEQUENCE_COLUMNS = ('sequence', 'string')

@@ -5,6 +5,9 @@
 # table (figures.py). Run ./run_experiment.sh -h for the options.
 set -euo pipefail
 cd "$(dirname "$0")"
+if (( BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1) )); then
+    echo "run_experiment: error: needs bash 5.1 or later (this is $BASH_VERSION)" >&2; exit 2
+fi
 
 #: the short schedule of --demo: the reference models, a few batches per epoch
 DEMO_ARGS=(--epochs 3 --steps_per_epoch 20)
@@ -14,7 +17,8 @@ INPUT=data/pfam46/pfam46_seed.csv.gz     # the benchmark's records, in the repos
 
 usage() {
     cat <<'EOF'
-Usage: ./run_experiment.sh [--demo] [--results_path DIR] [--jobs N] [--dataset DIR] [-- ARGS...]
+Usage: ./run_experiment.sh [--demo] [--results_path DIR] [--jobs N] [--rotations "R ..."]
+                           [--dataset DIR] [-- ARGS...]
 
 Trains the three model types (presets rnn, gru, mha) on the 5 rotations of the 46-family
 benchmark, 15 runs of hw6_base.py, then writes Figures 0-4 and test_accuracy.md into
@@ -25,8 +29,10 @@ baseline (svm_baseline.py) for the table.
                       every step and figure in minutes, at a low accuracy; no SVM baseline
   --results_path DIR  results, models, logs and figures (default: runs/experiment, with
                       --demo runs/demo); DIR/stdout/ holds each run's output
-  --jobs N            runs at a time (default: the number of CPU cores); with more than one,
-                      each run gets cores/N threads (hw6_base.py --cpus_per_task)
+  --jobs N            runs at a time (default: the number of CPU cores, or 1 when a GPU is
+                      visible); with more than one, each run gets cores/N threads
+                      (hw6_base.py --cpus_per_task)
+  --rotations "R ..." the rotations to train (default: "0 1 2 3 4")
   --dataset DIR       the benchmark dataset, built from data/pfam46/ when missing
                       (default: data/pfam)
   -h, --help          this text
@@ -51,6 +57,8 @@ while [ $# -gt 0 ]; do
         --dataset=*) dataset=${1#*=} ;;
         --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs=$2; shift ;;
         --jobs=*) jobs=${1#*=} ;;
+        --rotations) [ $# -ge 2 ] || die "--rotations needs a list"; read -ra ROTATIONS <<< "$2"; shift ;;
+        --rotations=*) read -ra ROTATIONS <<< "${1#*=}" ;;
         -h|--help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown argument '$1' (./run_experiment.sh -h lists the options)" ;;
@@ -58,14 +66,28 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$results" ] || { [ "$demo" = 1 ] && results=runs/demo || results=runs/experiment; }
+[ ${#ROTATIONS[@]} -gt 0 ] || die "--rotations needs at least one rotation"
+for rotation in "${ROTATIONS[@]}"; do
+    [[ "$rotation" =~ ^[0-4]$ ]] || die "a rotation is 0..4, got '$rotation'"
+done
+# A GPU (an NVIDIA device, or CUDA_VISIBLE_DEVICES naming one): the runs take turns on it.
+# None: hide CUDA from TensorFlow, whose CUDA build otherwise logs a harmless cuInit error.
+if [ "${CUDA_VISIBLE_DEVICES-unset}" != "" ] && [ "${CUDA_VISIBLE_DEVICES-unset}" != -1 ] && {
+        [ -n "${CUDA_VISIBLE_DEVICES:-}" ] || compgen -G '/dev/nvidia[0-9]*' >/dev/null ||
+        nvidia-smi -L >/dev/null 2>&1; }; then
+    gpu=1
+else
+    gpu=0
+    export CUDA_VISIBLE_DEVICES="" TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
+fi
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 cores=$(nproc)
-[ -n "$jobs" ] || jobs=$cores
+[ -n "$jobs" ] || { [ "$gpu" = 1 ] && jobs=1 || jobs=$cores; }
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive integer, got '$jobs'"
 threads=()
 if [ "$jobs" -gt 1 ]; then
     threads=(--cpus_per_task $(( cores / jobs > 1 ? cores / jobs : 1 )))
 fi
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
 # 1. the environment
 if ! python3 -c 'import tensorflow, keras, pydot' >/dev/null 2>&1; then
@@ -116,14 +138,14 @@ finish_one() {
 }
 
 say "${#tasks[@]} runs in $results, $jobs at a time${extra[*]:+; extra arguments: ${extra[*]}}"
-start=$SECONDS
 for task in "${tasks[@]}"; do
     type=${task%:*} rotation=${task#*:}
     while [ ${#running[@]} -ge "$jobs" ]; do finish_one; done
     if [ "$type" = svm ]; then
         name=svm_baseline
         if [ -f "$results/svm_baseline.json" ]; then say "$name already done"; continue; fi
-        python3 svm_baseline.py --dataset "$dataset" --out "$results/svm_baseline.json" \
+        python3 svm_baseline.py --dataset "$dataset" --rotations "${ROTATIONS[@]}" \
+            --out "$results/svm_baseline.json" \
             >"$results/stdout/$name.out" 2>&1 &
     else
         name=${type}_rot$rotation
@@ -135,7 +157,7 @@ for task in "${tasks[@]}"; do
 done
 while [ ${#running[@]} -gt 0 ]; do finish_one; done
 trap - INT TERM
-say "runs finished in $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
+say "runs finished, $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s after the start"
 if [ ${#failed[@]} -gt 0 ]; then
     say "${#failed[@]} run(s) failed: ${failed[*]}; fix the cause and rerun the same command" >&2
     exit 1
@@ -143,4 +165,5 @@ fi
 
 # 4. the figures and the table
 python3 figures.py --results "$results"
-say "figures and table in $results/figures (test_accuracy.md)"
+say "figures and table in $results/figures (test_accuracy.md);" \
+    "$(( SECONDS / 60 )) min $(( SECONDS % 60 )) s in all"

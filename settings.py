@@ -107,8 +107,7 @@ class Data:
     """Data and input pipeline."""
     dataset: str = setting(DEFAULT_BASEDIR, 'dataset folder: one built by pfam_loader.py (fold '
                            'CSVs + metadata), or a course folder (fold CSVs and/or rotation '
-                           'pickles; pickles can run code when loaded: use only course files '
-                           'you trust)')
+                           'pickles)')
     version: str = setting(DEFAULT_VERSION, "dataset version: files are pfam{version}_fold_{k}"
                            ".csv (the course's 2022 files: --version '')")
     demo: bool = setting(False, f'use the synthetic demo dataset in {DEMO_BASEDIR} (generated on '

@@ -7,9 +7,9 @@ the training folds and scores the test fold (the validation fold is not used: no
 Writes a JSON that figures.py adds to Figure 3 and to the test accuracy table, after every
 rotation; a rerun of the same command skips the rotations already in it.
 
-LinearSVC is one-vs-rest: one binary problem per family, solved one after another on one core.
-With 400 families that takes ~30 min per rotation; ``--jobs N`` solves the same binary problems
-in N processes (scikit-learn's ``OneVsRestClassifier``).
+LinearSVC is one-vs-rest: one binary problem per family, solved one after another on one core;
+with hundreds of families ``--jobs N`` solves the same binary problems in N processes
+(scikit-learn's ``OneVsRestClassifier``). Times: REPORT.md and results/pfam400/README.md.
 """
 import argparse
 import json

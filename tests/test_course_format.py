@@ -245,3 +245,84 @@ def test_fold_files_of_the_course_read_as_dataframes(course_dir, course_folds):
     assert [len(frames[s]) for s in ('train', 'valid', 'test')] == \
         [sum(len(course_folds[k]) for k in (1, 2, 3)), len(course_folds[4]), len(course_folds[0])]
     assert isinstance(frames['valid'], pd.DataFrame)
+
+
+# ---------------------------------------------------------------- bad values in course pickles
+def _damaged_pickle(raw, directory, change):
+    """Rotation 0 of a 2022 course directory with ``change`` made, alone in ``directory``."""
+    raw = {key: np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+           for key, value in raw.items()}
+    change(raw)
+    with open(os.path.join(directory, 'pfam_rotation_0.pkl'), 'wb') as f:
+        pickle.dump(raw, f)
+    return str(directory)
+
+
+def _set(key, value):
+    return lambda raw: raw.__setitem__(key, value(raw))
+
+
+def _poke(key, row, value):
+    def change(raw):
+        raw[key][row, -1] = value(raw)
+    return change
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda raw: (raw.__setitem__('ins_test', raw['ins_test'][:0]),
+                  raw.__setitem__('outs_test', raw['outs_test'][:0])),
+     r'the test split is empty \(ins_test has shape \(0, \d+\)\)'),
+    (_set('outs_valid', lambda raw: raw['outs_valid'][:0]),
+     r'ins_valid/outs_valid are not a token matrix and its class indices: \d+ rows but 0 '
+     r'labels'),
+    (lambda raw: (raw.__setitem__('ins_train', raw['ins_train'][:0]),
+                  raw.__setitem__('outs_train', raw['outs_train'][:0])),
+     r'the train split is empty'),
+    (_poke('ins_train', 3, lambda raw: -2),
+     r'ins_train holds 1 token id\(s\) outside 0\.\.\d+ \(n_tokens \d+\), e\.g\. -2 in row 3'),
+    (_poke('ins_test', 0, lambda raw: int(raw['n_tokens'])),
+     r'ins_test holds 1 token id\(s\) outside 0\.\.(\d+) \(n_tokens \d+\), e\.g\. \d+ in row 0'),
+    (_poke('outs_valid', 2, lambda raw: -1),
+     r'outs_valid holds 1 class index\(es\) outside 0\.\.5 \(6 classes in out_index_word\), '
+     r'e\.g\. -1 in row 2'),
+    (_poke('outs_train', 0, lambda raw: len(raw['out_index_word'])),
+     r'outs_train holds 1 class index\(es\) outside 0\.\.5 .* e\.g\. 6 in row 0'),
+    (_set('n_tokens', lambda raw: 'many'), r"n_tokens is 'many', not a count"),
+    (_set('out_index_word', lambda raw: ['a', 'b']),
+     r'out_index_word is not a map of class indices'),
+])
+def test_course_pickle_with_bad_values_is_refused_at_load(course_pickles_2022, tmp_path, change,
+                                                          message):
+    """An empty split, token ids < 0 or >= n_tokens, class indices < 0 or >= n_classes: a
+    `DataError` naming the split and the values, before any training."""
+    _, raw_rotations = course_pickles_2022
+    basedir = _damaged_pickle(raw_rotations[0], tmp_path, change)
+    with pytest.raises(pfam_loader.DataError, match=message) as raised:
+        pfam_loader.load_rotation(basedir, 0, '')
+    assert str(raised.value).startswith(os.path.join(basedir, 'pfam_rotation_0.pkl') + ': ')
+    assert '\n' not in str(raised.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('case', ['token_too_large', 'empty_test'])
+def test_driver_refuses_a_bad_course_pickle_in_one_line(course_pickles_2022, tmp_path, case):
+    """hw6_base.py: one line and exit 2 (was a TensorFlow traceback, or ``test accuracy nan``
+    and exit 0)."""
+    _, raw_rotations = course_pickles_2022
+    change = {'token_too_large': _poke('ins_train', 0, lambda raw: int(raw['n_tokens']) + 3),
+              'empty_test': lambda raw: (raw.__setitem__('ins_test', raw['ins_test'][:0]),
+                                         raw.__setitem__('outs_test', raw['outs_test'][:0]))
+              }[case]
+    data = tmp_path / 'data'
+    data.mkdir()
+    basedir = _damaged_pickle(raw_rotations[0], data, change)
+    (data / 'pfam_rotation_0.pkl').rename(data / 'pfamB_rotation_0.pkl')
+    result = subprocess.run([sys.executable, 'hw6_base.py', '--dataset', basedir, '--version',
+                             'B', '--results_path', str(tmp_path / 'r'), *TINY],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('hw6_base.py: error: ') and 'pfamB_rotation_0.pkl' in last
+    assert ('ins_train holds 1 token id(s)' if case == 'token_too_large' else
+            'the test split is empty') in last
+    assert not os.path.exists(tmp_path / 'r' / 'gru_rot0_results.pkl')

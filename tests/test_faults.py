@@ -513,3 +513,34 @@ def test_a_folder_where_an_artefact_goes_is_refused_before_training(demo_dir, tm
     assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1')) == 2
     assert 'gru_rot0.keras: in the way' in capsys.readouterr().err
     assert not (tmp_path / 'gru_rot0_run').exists()
+
+
+class _RunsCode:
+    """Unpickled with the standard loader, this would create a file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
+def test_a_crafted_results_or_course_pickle_runs_no_code(tmp_path, demo_dir):
+    """The suite unpickles results (every reader: the driver's done check, --missing, figures)
+    and course rotation pickles with a loader that refuses anything but plain values and
+    arrays: a pickle that would run a command is reported, never run."""
+    import job_control
+    import pfam_loader
+    marker = tmp_path / 'ran'
+    crafted = pickle.dumps({**complete_result(0), 'history': _RunsCode(marker)})
+    (tmp_path / 'gru_rot0_results.pkl').write_bytes(crafted)
+    result, why = job_control.read_result(str(tmp_path / 'gru_rot0_results.pkl'))
+    assert result is None and 'system: this reader only takes' in why, why
+    listing = run_cli('job_control.py', '--results_path', str(tmp_path), '--missing')
+    assert listing.stdout.strip() == '0,1,2,3,4'
+    course = tmp_path / 'course'
+    course.mkdir()
+    (course / 'pfam_rotation_0.pkl').write_bytes(pickle.dumps(_RunsCode(marker)))
+    with pytest.raises(pfam_loader.DataError, match='not a readable rotation pickle'):
+        pfam_loader.load_rotation(str(course), 0, '')
+    assert not marker.exists()

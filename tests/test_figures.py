@@ -309,3 +309,48 @@ def test_figure2_pads_the_shorter_run_with_its_last_value(monkeypatch, tmp_path)
     np.testing.assert_allclose(curve1[0], mha)
     np.testing.assert_allclose(curve1[1], [0.5, 0.7, 0.8, 0.8, 0.8, 0.8])      # MHA padded
     np.testing.assert_allclose(np.ravel(star1), [0.88, 0.8])
+
+
+# ---------------------------------------------------------------- --log_summary on bad logs
+BAD_LOGS = {
+    'empty': b'',
+    'header_only': b'epoch,sparse_categorical_accuracy,val_sparse_categorical_accuracy\n',
+    'no_accuracy': b'epoch,loss,val_loss\n0,1.5,1.6\n1,1.2,1.3\n',
+    'text_values': b'epoch,sparse_categorical_accuracy,val_sparse_categorical_accuracy\n0,x,y\n',
+    'binary': b'\x00\xff\xfe\x80garbage\x00',
+    'broken_quote': b'a,b\n1,2,3,4\n"x\n',
+}
+
+
+@pytest.mark.parametrize('kind', sorted(BAD_LOGS))
+def test_log_summary_of_only_a_bad_log_is_a_one_line_error(tmp_path, kind):
+    (tmp_path / f'{kind}_log.csv').write_bytes(BAD_LOGS[kind])
+    with pytest.raises(figures.ResultsError, match=f'no readable \\*_log.csv \\(1 found; '
+                                                   f'.*{kind}_log.csv: '):
+        figures.summarize_logs(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_log_summary_skips_bad_logs_with_a_note_from_the_command_line(tmp_path):
+    """Alone, a bad log is one line and exit 2; beside a good one, each is skipped with a note
+    naming it and the table holds the good one."""
+    (tmp_path / 'empty_log.csv').write_bytes(b'')
+    result = _cli('--log_summary', str(tmp_path))
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines() == [
+        f'figures.py: error: {tmp_path}: no readable *_log.csv (1 found; '
+        f'{tmp_path / "empty_log.csv"}: an empty file)']
+    for kind, content in BAD_LOGS.items():
+        (tmp_path / f'{kind}_log.csv').write_bytes(content)
+    (tmp_path / 'sub').mkdir()
+    pd.DataFrame({'epoch': [0, 1], 'sparse_categorical_accuracy': [0.5, 0.7],
+                  'val_sparse_categorical_accuracy': [0.6, float('nan')]}).to_csv(
+        tmp_path / 'sub' / 'good_log.csv', index=False)
+    result = _cli('--log_summary', str(tmp_path))
+    assert result.returncode == 0 and 'Traceback' not in result.stderr, result.stderr
+    assert result.stdout.splitlines()[2:] == ['| good | 2 | 0.6000 | 1 | 0.7000 |']
+    notes = [line for line in result.stderr.splitlines() if line.startswith('figures: skipping')]
+    assert len(notes) == len(BAD_LOGS)
+    assert f'figures: skipping {tmp_path / "no_accuracy_log.csv"}: no ' \
+        'val_sparse_categorical_accuracy or sparse_categorical_accuracy column' in notes
+    assert f'figures: skipping {tmp_path / "header_only_log.csv"}: no epoch logged yet' in notes

@@ -527,3 +527,95 @@ def test_course_folds_and_their_conversion_index_classes_in_sorted_order(tmp_pat
             dat = pfam_loader.load_rotation(str(basedir), r, 'B')
             assert _class_names(dat) == names, (basedir.name, r)
             assert _labels_by_sequence(dat) == truth
+
+
+# ---------------------------------------------------------------- build --max_length
+@pytest.mark.slow
+def test_build_refuses_a_huge_sequence_unless_told_to_skip_it(tmp_path):
+    """One 2,000,000-residue sequence: a one-line error naming it and --max_length (training
+    would pad every sequence to it: ~10 GB); with --skip_long it is left out and counted."""
+    frame = pfam_loader.make_demo_records(n_families=3, seed=1)
+    frame.loc[len(frame)] = ['MKV' + 'ACDEFGHIKL' * 199_999 + 'AAAAAAA', 'DEMO01']
+    source = tmp_path / 'in.csv.gz'
+    frame.to_csv(source, index=False)
+    result = _cli('build', '--input', str(source), '--out', str(tmp_path / 'a'))
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        'pfam_loader.py: error: sequence DEMO01:MKVACDEFGHIKLACDEFGH... has 2,000,000 residues, '
+        f'more than --max_length {pfam_loader.MAX_LENGTH:,}; raise --max_length, or pass '
+        '--skip_long to leave such sequences out')
+    assert not (tmp_path / 'a' / 'pfamB_metadata.json').exists()
+    result = _cli('build', '--input', str(source), '--out', str(tmp_path / 'b'), '--skip_long')
+    assert result.returncode == 0, result.stderr
+    assert 'skipped 1 sequence(s) longer than --max_length 40,000 residues' in result.stderr
+    meta = json.load(open(tmp_path / 'b' / 'pfamB_metadata.json'))
+    assert meta['skipped_long'] == 1 and meta['max_length'] == 40_000
+    assert meta['n_sequences'] == len(frame) - 1 and meta['len_max'] < 1000
+    result = _cli('build', '--input', str(source), '--out', str(tmp_path / 'c'),
+                  '--max_length', '2000000')                       # the user's own bound
+    assert result.returncode == 0, result.stderr
+    assert json.load(open(tmp_path / 'c' / 'pfamB_metadata.json'))['len_max'] == 2_000_000
+    help_text = ' '.join(_cli('build', '--help').stdout.split())
+    assert '--max_length RESIDUES' in help_text and '--skip_long' in help_text
+
+
+def test_max_length_of_build_dataset_counts_and_checks(tmp_path):
+    frame = pfam_loader.make_demo_records(n_families=2, seed=2)
+    longest = int(frame['sequence'].str.len().max())
+    source = tmp_path / 'in.csv'
+    frame.to_csv(source, index=False)
+    with pytest.raises(pfam_loader.DataError, match=r'more than --max_length 50 \(and \d+ more\)'):
+        pfam_loader.build_dataset([str(source)], str(tmp_path / 'a'), 'Z', max_length=50)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(pfam_loader.DataError, match='--max_length must be a positive'):
+            pfam_loader.build_dataset([str(source)], str(tmp_path / 'a'), 'Z', max_length=bad)
+    meta = pfam_loader.build_dataset([str(source)], str(tmp_path / 'b'), 'Z',
+                                     max_length=longest)              # the longest fits
+    assert meta['skipped_long'] == 0 and meta['len_max'] == longest
+
+
+# ---------------------------------------------------------------- fuzzed inputs
+def test_random_and_truncated_inputs_parse_or_raise_data_errors(tmp_path):
+    """Random, truncated, corrupted and truncated-gzip bytes (seeded) fed to every reader:
+    each parses or raises `DataError`/`FileNotFoundError`, never another exception."""
+    import predict
+    rng = np.random.default_rng(2024)
+    seeds = [b'>a desc\nACDEFGHIKL\n>b\nMKV\n', b'id,sequence\nx,ACDE\ny,MKV\n',
+             b'sequence,family_accession\nACDE,PF00001.1\nMKV,PF00002.2\n',
+             b'# STOCKHOLM 1.0\n#=GF AC PF00001.1\na ACD-E\nb MK.V\n//\n',
+             b'>x/1-10 PF00001.1;fam;\nACDEF\n', b'string,label\nACDE,PF00001.1\n',
+             b'\xef\xbb\xbf>a\nACD\n']
+    readers = [predict.read_sequences, pfam_loader.read_records, pfam_loader.read_fold_csv]
+    for case in range(50):
+        base = seeds[case % len(seeds)]
+        kind = case % 5
+        if kind == 0:
+            data = rng.bytes(int(rng.integers(0, 200)))
+        elif kind == 1:
+            data = base[:int(rng.integers(0, len(base)))]
+        elif kind == 2:
+            data = bytearray(base)
+            for position in rng.integers(0, len(data), 3):
+                data[position] = int(rng.integers(0, 256))
+            data = bytes(data)
+        elif kind == 3:
+            whole = gzip.compress(base)
+            data = whole[:int(rng.integers(0, len(whole)))]
+        else:
+            data = gzip.compress(base + rng.bytes(20))
+        for suffix in ('.fa', '.csv', '.sto', '.txt'):
+            path = tmp_path / f'in{suffix}'
+            path.write_bytes(data)
+            for read in readers:
+                try:
+                    read(str(path))
+                except (pfam_loader.DataError, FileNotFoundError):
+                    pass
+        folds = tmp_path / f'folds{case}'               # one damaged fold of five
+        folds.mkdir()
+        for k in range(5):
+            (folds / f'pfamB_fold_{k}.csv').write_bytes(data if k == case % 5 else seeds[5])
+        try:
+            pfam_loader.load_rotation(str(folds), 0, 'B')
+        except (pfam_loader.DataError, FileNotFoundError):
+            pass

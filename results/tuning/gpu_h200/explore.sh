@@ -35,8 +35,8 @@ run m1 @args_mha_course.txt $C --conv_filters 256 --conv_kernel 32 $NOREG
 run m2 @args_mha_course.txt $C --conv_filters 256 --conv_kernel 16 --conv_stride 8 $NOREG
 run r1 @args_rnn_course.txt $C --conv_filters 256 --conv_kernel 32 $NOREG
 run r2 @args_rnn_course.txt $C --conv_filters 256 --conv_kernel 16 --conv_stride 8 $NOREG
-run bm @results/pfam46_v1/args/args_mha.txt --epochs 4
-run bg @results/pfam46_v1/args/args_gru.txt --epochs 4
-run p4 @results/pfam46_v1/args/args_mha.txt --dataset data/pfam400
+run bm @results/tuning/2026-11-25_first_args/args_mha.txt --epochs 4
+run bg @results/tuning/2026-11-25_first_args/args_gru.txt --epochs 4
+run p4 @results/tuning/2026-11-25_first_args/args_mha.txt --dataset data/pfam400
 wait
 echo "all done after $(( $(date +%s) - T0 )) s" | tee -a $W/logs/gpu.txt
