@@ -44,6 +44,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from fileio import command as fileio_command  # noqa: E402
 from fileio import DataError, load_pickle, atomic_write, log, open_text, sha256  # noqa: F401 (re-exported)
 from pfam_build import (DEFAULT_BASEDIR, DEFAULT_VERSION, DEMO_BASEDIR,  # noqa: F401
                         MAX_DEMO_FAMILIES, MAX_LENGTH, N_FOLDS, build_dataset, build_demo,
@@ -552,21 +553,24 @@ def create_parser():
     return parser
 
 
+@fileio_command()
 def main(argv=None):
-    args = create_parser().parse_args(argv)
-    try:
-        if args.command == 'build':
-            families = read_family_list(args.families) if args.families else None
-            build_dataset(args.input, args.out, args.version, families, args.top, args.folds,
-                          args.seed, args.format, force=args.force, max_length=args.max_length,
-                          skip_long=args.skip_long)
-        elif args.command == 'demo':
-            build_demo(args.out, args.version, args.families, args.seed, force=args.force)
-        else:
-            convert_course(args.input, args.out, args.version, args.out_version, args.force)
-    except (DataError, OSError) as err:
-        print(f'pfam_loader.py: error: {err}', file=sys.stderr)
-        return 2
+    parser = create_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, 'seed', 0) is not None and not 0 <= args.seed < 2 ** 32:
+        raise DataError(f'--seed must be in 0 .. 2**32 - 1, got {args.seed}')
+    for option in ('top', 'folds', 'max_length'):
+        if getattr(args, option, None) is not None and getattr(args, option) < 1:
+            raise DataError(f'--{option} must be a positive integer, got {getattr(args, option)}')
+    if args.command == 'build':
+        families = read_family_list(args.families) if args.families else None
+        build_dataset(args.input, args.out, args.version, families, args.top, args.folds,
+                      args.seed, args.format, force=args.force, max_length=args.max_length,
+                      skip_long=args.skip_long)
+    elif args.command == 'demo':
+        build_demo(args.out, args.version, args.families, args.seed, force=args.force)
+    else:
+        convert_course(args.input, args.out, args.version, args.out_version, args.force)
     return 0
 
 

@@ -28,7 +28,8 @@ baseline (svm_baseline.py) for the table.
   --demo              the same 15 runs on a short schedule (--epochs 3 --steps_per_epoch 20):
                       every step and figure in minutes, at a low accuracy; no SVM baseline
   --results_path DIR  results, models, logs and figures (default: runs/experiment, with
-                      --demo runs/demo); DIR/stdout/ holds each run's output
+                      --demo runs/demo); DIR/stdout/ holds each run's output (appended
+                      to by reruns)
   --jobs N            runs at a time (default: the number of CPU cores, or 1 when a GPU is
                       visible); with more than one, each run gets cores/N threads
                       (hw6_base.py --cpus_per_task)
@@ -142,15 +143,13 @@ for task in "${tasks[@]}"; do
     type=${task%:*} rotation=${task#*:}
     while [ ${#running[@]} -ge "$jobs" ]; do finish_one; done
     if [ "$type" = svm ]; then
-        name=svm_baseline
-        if [ -f "$results/svm_baseline.json" ]; then say "$name already done"; continue; fi
+        name=svm_baseline                # it skips the rotations already in its JSON
         python3 svm_baseline.py --dataset "$dataset" --rotations "${ROTATIONS[@]}" \
-            --out "$results/svm_baseline.json" \
-            >"$results/stdout/$name.out" 2>&1 &
+            --out "$results/svm_baseline.json" >>"$results/stdout/$name.out" 2>&1 &
     else
         name=${type}_rot$rotation
         python3 -u hw6_base.py --preset "$type" --rotation "$rotation" --results_path "$results" \
-            "${threads[@]}" "${driver_args[@]}" "${extra[@]}" >"$results/stdout/$name.out" 2>&1 &
+            "${threads[@]}" "${driver_args[@]}" "${extra[@]}" >>"$results/stdout/$name.out" 2>&1 &
     fi
     running[$!]=$name
     say "$name started"

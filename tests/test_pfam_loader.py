@@ -14,7 +14,7 @@ import pytest
 import pfam_formats
 import pfam_loader
 import pfam_tokens
-from conftest import REAL_CSV, REAL_FAMILIES, ROOT, needs_real_data
+from conftest import REAL_CSV, REAL_FAMILIES, ROOT, needs_real_data, run_cli
 
 
 # ---------------------------------------------------------------- tokenization
@@ -619,3 +619,15 @@ def test_random_and_truncated_inputs_parse_or_raise_data_errors(tmp_path):
             pfam_loader.load_rotation(str(folds), 0, 'B')
         except (pfam_loader.DataError, FileNotFoundError):
             pass
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['demo', '--seed', '-5'], '--seed must be in 0 .. 2**32 - 1, got -5'),
+    (['demo', '--seed', str(2 ** 32)], '--seed must be in 0 .. 2**32 - 1'),
+    (['build', '--input', 'x.csv', '--seed', '-1'], '--seed must be in'),
+    (['build', '--input', 'x.csv', '--top', '0'], '--top must be a positive integer'),
+])
+def test_out_of_range_build_options_are_one_line_errors(tmp_path, argv, message):
+    result = run_cli('pfam_loader.py', *argv, '--out', str(tmp_path / 'out'))
+    assert result.returncode == 2 and result.stderr.count('\n') == 1, result.stderr
+    assert message in result.stderr and not (tmp_path / 'out').exists()
