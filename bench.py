@@ -34,7 +34,7 @@ DEFAULT_TYPES = job_control.REFERENCE_TYPES
 
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-COURSE_SOURCE = 'data/course_scale.csv.gz'       # python ../shared/tools/make_course_scale.py
+COURSE_SOURCE = 'data/course_scale.csv.gz'       # made by make_course_scale.py (docs/data.md)
 COURSE_DIR, COURSE_VERSION = 'data/course_scale', 'C'
 TIMED_PASSES = 2        # training rates: the faster of this many timed passes (see _train_rate)
 
@@ -129,7 +129,8 @@ def bench_course(types, steps, warmup, n_infer, source=None):
     source = source or COURSE_SOURCE
     if not os.path.isfile(os.path.join(ROOT, source)):
         raise pfam_loader.DataError(f'{source} not found; make it with: python '
-                                    f'../shared/tools/make_course_scale.py --n 330000 --out {source}')
+                                    f'make_course_scale.py --n 330000 --out {source} '
+                                    '(a generator kept outside the repository: docs/data.md)')
     report = {'source': source, 'timed_passes': TIMED_PASSES}
     pfam_loader.log(f'building {COURSE_DIR} from {source} ...')
     report['build_seconds'], report['build_peak_rss_mb'] = _child(

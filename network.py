@@ -464,7 +464,7 @@ def predict_probabilities(model, ins, batch=128, verbose=0, growth=pfam_tokens.B
         ins: (N, T) uint8/int tokens; right padding expected, rows padded on the left (the
             course's ``pad_sequences`` default) are shifted to the right first, so no residue is
             trimmed away.
-        batch: sequences per batch (128 is fastest on a 2-core CPU for the reference models).
+        batch: sequences per batch.
         verbose: 1 shows a progress bar.
         growth: each bucket length about this factor times the one before
             (`pfam_tokens.default_bucket_lengths`).

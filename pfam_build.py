@@ -47,7 +47,7 @@ DEMO_BASEDIR = 'data/demo'
 DEFAULT_VERSION = 'B'          # the course's data set name; the course API's own default is ''
 N_FOLDS = 5
 FOLD_COLUMNS = ('string', 'label')
-MAX_DEMO_FAMILIES = 5000       # ~350,000 sequences (the course's scale), ~1.5 min to generate
+MAX_DEMO_FAMILIES = 5000       # ~350,000 sequences: the course's scale
 #: default ``--max_length`` of `build_dataset`: longer sequences are refused (or skipped). The
 #: course data's longest is 3,934 residues and real Pfam domains are shorter; training pads
 #: every sequence of a batch (without bucketing: of the whole set) to the longest one
@@ -492,8 +492,8 @@ def make_demo_records(n_families=46, seed=0, min_count=40, max_count=100):
 
     Raises:
         DataError: more families than the `N_MOTIF_COMBINATIONS` (492,960) ordered motif triples
-            (the draw of distinct combinations would never end). Generating takes ~17 ms a
-            family on one core: `build_demo` stops at `MAX_DEMO_FAMILIES`.
+            (the draw of distinct combinations would never end); `build_demo` stops at
+            `MAX_DEMO_FAMILIES`, the course's scale.
     """
     if n_families > N_MOTIF_COMBINATIONS:
         raise DataError(f'{n_families:,} synthetic families asked for; only '
@@ -527,8 +527,7 @@ def check_demo_families(n_families):
     """`DataError` unless ``n_families`` is in 2..`MAX_DEMO_FAMILIES`."""
     if not 2 <= n_families <= MAX_DEMO_FAMILIES:
         raise DataError(f'--families must be in 2..{MAX_DEMO_FAMILIES:,}, got {n_families:,} (the '
-                        f'generator makes ~70 sequences a family, ~1.5 min for '
-                        f'{MAX_DEMO_FAMILIES:,} families; its motifs allow '
+                        f'generator makes ~70 sequences a family; its motifs allow '
                         f'{N_MOTIF_COMBINATIONS:,} at most)')
 
 

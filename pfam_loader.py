@@ -9,8 +9,7 @@ Course API (CS 5043 HW6; same names, signatures and defaults; the suite's extras
 
 Command line::
 
-    python pfam_loader.py build --input ../shared/data/pfam32_seed_real.csv.gz \\
-        --families ../shared/data/pfam46_families.txt --out data/pfam --version B
+    python pfam_loader.py build --input data/pfam46/pfam46_seed.csv.gz --out data/pfam --version B
     python pfam_loader.py demo --out data/demo        # synthetic 46-family data, no download
     python pfam_loader.py convert --input <course dir> --out data/course --version B
 
@@ -512,8 +511,7 @@ def create_parser():
         description='Read real Pfam data, keep the chosen families, split them into stratified '
                     'folds (no sequence in two folds) and write the fold CSVs and a metadata JSON '
                     '(rotations are assembled from the folds when loaded). Standard benchmark: '
-                    '--input ../shared/data/pfam32_seed_real.csv.gz --families '
-                    '../shared/data/pfam46_families.txt --out data/pfam --version B')
+                    '--input data/pfam46/pfam46_seed.csv.gz --out data/pfam --version B')
     build.add_argument('--input', nargs='+', required=True, metavar='FILE',
                        help='CSV/TSV(.gz) with sequence,family_accession columns; a Kaggle "Pfam '
                             'seed random split" directory; Pfam FASTA; or Stockholm')

@@ -402,8 +402,7 @@ def create_parser():
     parser.add_argument('--max_length', type=int, default=MAX_LENGTH,
                         help='a longer sequence is reported by id and skipped (--strict: an '
                              'error); bounds the memory, which grows with the square of the '
-                             'length for MHA models (reference MHA: 0.9 GB at 4,000 residues, '
-                             '4 GB at 20,000)')
+                             'length for MHA models (docs/predict.md gives figures)')
     parser.add_argument('--strict', action='store_true',
                         help='an invalid or too long record is an error instead of being '
                              'skipped')

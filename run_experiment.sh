@@ -26,7 +26,7 @@ DIR/figures with figures.py. Without --demo it is the reference experiment, plus
 baseline (svm_baseline.py) for the table.
 
   --demo              the same 15 runs on a short schedule (--epochs 3 --steps_per_epoch 20):
-                      every step and figure in minutes, at a low accuracy; no SVM baseline
+                      every step and every figure, at a low accuracy; no SVM baseline
   --results_path DIR  results, models, logs and figures (default: runs/experiment, with
                       --demo runs/demo); DIR/stdout/ holds each run's output (appended
                       to by reruns)

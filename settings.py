@@ -111,7 +111,7 @@ class Data:
     version: str = setting(DEFAULT_VERSION, "dataset version: files are pfam{version}_fold_{k}"
                            ".csv (the course's 2022 files: --version '')")
     demo: bool = setting(False, f'use the synthetic demo dataset in {DEMO_BASEDIR} (generated on '
-                         'first use, seconds, no download) instead of --dataset')
+                         'first use, no download) instead of --dataset')
     batch: int = setting(64, 'examples per batch (training, validation, test and prediction)',
                          POSITIVE)
     bucket: bool = setting(True, 'batch sequences of similar length, padded to their bucket only')
@@ -274,7 +274,7 @@ PRESETS = {
     # the 400-family setting (results/pfam400)
     'mha_pfam400': {'dataset': 'data/pfam400', 'version': DEFAULT_VERSION, 'model_type': 'mha',
                     'dropout': 0.1, 'pool_sizes': (2,), 'dense_units': (256,)},
-    # seconds per run on a CPU: the tests, `--demo` smoke runs and the smoke experiment
+    # a small model for the tests, `--demo` smoke runs and the smoke experiment
     'tiny': _TINY,
 }
 

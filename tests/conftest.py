@@ -1,4 +1,4 @@
-"""Shared fixtures: a small synthetic dataset built once per test session, and the real data."""
+"""Shared fixtures: a small synthetic dataset built once per test run, and the real data."""
 import os
 import subprocess
 import sys
@@ -21,7 +21,7 @@ TINY = ['--preset', 'tiny']
 
 
 def driver_args(demo_dir, results, *extra):
-    """hw6_base.py arguments: the session's demo dataset, ``results``, `TINY`, then ``extra``."""
+    """hw6_base.py arguments: the shared demo dataset, ``results``, `TINY`, then ``extra``."""
     return ['--dataset', demo_dir, '--version', 'T', '--results_path', str(results), *TINY,
             *extra]
 

@@ -10,10 +10,12 @@ sent one SIGTERM at a random moment, the methods alternating:
   checks its time limits periodically), i.e. about 5-105 s after the start.
 
 Per trial it prints the method, the delay (signal - process start), the seconds from the signal
-to the end of the process, the job's exit code (143 = interrupted), whether the run lock
-``{name}.lock`` is free afterwards (and removed), and the epochs kept in ``{name}_run/``; then
-the slowest time, a resume check (the same command run again here reports "resuming after
-epoch K" for the trial that kept the most epochs) and a last line ``K/N ended within 15 s``.
+to the end of the process (``end_s``) and to the driver's "interrupted" line (``message_s``; "?"
+when the process had ended before the poll saw the line), the job's state and exit code
+(``143:0`` = interrupted), whether the run lock ``{name}.lock`` is free afterwards (and
+removed), and the epochs kept in ``{name}_run/``; then the slowest time, a resume check (the
+same command run again here reports "resuming after epoch K" for the trial that kept the most
+epochs) and a last line ``K/N ended within 15 s``.
 
 The signal's moment: for scancel, this script's clock just before it calls scancel; for the
 time limit's signal, slurmctld's log line ``job_signal: 15 of running JobId=...`` (logged at

@@ -1,5 +1,5 @@
 """The driver under real faults: SIGTERM and SIGKILL at awkward moments, corrupt checkpoints,
-NaN losses, double submissions, --force, unreadable results, unwritable paths (issue 12).
+NaN losses, double submissions, --force, unreadable results, unwritable paths.
 
 Processes, signals and files are real: runs are started with subprocess and killed with
 os.kill; the moment is chosen by watching the run's own files.

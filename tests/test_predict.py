@@ -124,7 +124,7 @@ def test_missing_model_exits_2(tmp_path):
     assert result.returncode == 2 and 'no such model file' in result.stderr
 
 
-# ---------------------------------------------------------------- issue 12: refuse early
+# ---------------------------------------------------------------- refuse early
 def _lines(text):
     return [line for line in text.splitlines() if line.startswith('predict.py')]
 

@@ -19,7 +19,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYPES = ('rnn', 'gru', 'mha')
 SCRIPTS = [f'batch_{t}.sh' for t in TYPES]
-#: options that depend on the site: never active in the scripts (issue 12, item 13)
+#: options that depend on the site: never active in the scripts
 SITE_OPTIONS = ('--partition', '-p', '--time', '-t', '--cpus-per-task', '-c', '--mem',
                 '--mem-per-cpu', '--gres', '--gpus', '--account', '-A', '--qos')
 TINY = ['--epochs', '1', '--steps_per_epoch', '5', '--batch', '16']
