@@ -555,7 +555,7 @@ def create_parser():
 def main(argv=None):
     parser = create_parser()
     args = parser.parse_args(argv)
-    if getattr(args, 'seed', 0) is not None and not 0 <= args.seed < 2 ** 32:
+    if not 0 <= getattr(args, 'seed', 0) < 2 ** 32:
         raise DataError(f'--seed must be in 0 .. 2**32 - 1, got {args.seed}')
     for option in ('top', 'folds', 'max_length'):
         if getattr(args, option, None) is not None and getattr(args, option) < 1:
