@@ -322,13 +322,17 @@ def queued_tasks(exp_type, model_type):
     """``{index: 'JOB_INDEX STATE'}`` of the array tasks of this user that the scheduler holds
     (pending, running, suspended ...) for experiment ``exp_type``: jobs of the batch scripts
     (named ``pfam_{type}``) whose command line names ``exp_type`` (``rotations`` when it names
-    none; then the job's type must be ``model_type``). None when ``squeue`` is not there."""
+    none; then the job's type must be ``model_type``). None when ``squeue`` is not there or
+    fails (no controller)."""
     if shutil.which('squeue') is None:
         return None
-    listing = subprocess.run(['squeue', '--me', '--array', '--noheader', '--format=%i|%j|%T'],
-                             capture_output=True, text=True, timeout=60)
-    if listing.returncode != 0:
-        raise ValueError(f'squeue failed: {listing.stderr.strip() or listing.returncode}')
+    try:
+        listing = subprocess.run(['squeue', '--me', '--array', '--noheader',
+                                  '--format=%i|%j|%T'], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if listing.returncode != 0:                    # no controller answering: nothing queued
+        return None
     queued, commands = {}, {}
     for line in listing.stdout.splitlines():
         task, job_name, state = (line.split('|') + ['', ''])[:3]
@@ -356,8 +360,8 @@ def missing_indices(argv, parser, args, report=print):
     ones to submit again. Says on stderr (``report``) why an index is left out or in."""
     queued = queued_tasks(args.exp_type, args.model_type)
     if queued is None:
-        report('job_control.py: no squeue here: tasks waiting in a scheduler cannot be seen; '
-               'only done and running (locked) runs are left out')
+        report('job_control.py: no squeue here (or no controller answers it): tasks waiting in a '
+               'scheduler cannot be seen; only done and running (locked) runs are left out')
     missing = []
     for index in range(experiment_size(args.exp_type)):
         trial = args_for_index(argv, parser, index)
