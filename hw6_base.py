@@ -412,7 +412,7 @@ def publish(paths, model, meta, result):
     (OSError) before anything is written when the disk has no room for them."""
     needed = 2 * checkpoints.size_estimate(model) + 2 * result['predict_test'].nbytes
     fileio.check_free_space(os.path.dirname(paths['result']) or '.', needed,
-                            f'the artefacts of {os.path.basename(paths["run_dir"])[:-4]}')
+                            f'the artefacts of {result["name"]}')
     artefacts.publish(paths, {
         'model': (model.save, 'path'),
         'meta': (lambda f: json.dump(meta, f, indent=1), 'w'),
@@ -426,8 +426,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
 
     import network
     paths = artefacts.paths(args.results_path, name)
-    config = settings.identity(args)
-    check_resume_state(paths, name, config, args.force)
+    config = settings.identity(args)                 # resume state checked by `_train_locked`
     keras.utils.set_random_seed(args.seed)
     model = network.build_model(args.model_type, dat['n_tokens'], dat['n_classes'],
                                 None if args.bucket else dat['len_max'],

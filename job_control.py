@@ -341,8 +341,11 @@ def queued_tasks(exp_type, model_type):
             continue
         job = match.group(1)
         if job not in commands:
-            shown = subprocess.run(['scontrol', 'show', 'job', job], capture_output=True,
-                                   text=True, timeout=60).stdout
+            try:
+                shown = subprocess.run(['scontrol', 'show', 'job', job], capture_output=True,
+                                       text=True, timeout=60).stdout
+            except (OSError, subprocess.TimeoutExpired):
+                shown = ''                          # its command unknown: counted as not ours
             command = re.search(r'Command=(.*)', shown)
             commands[job] = command.group(1).split() if command else []
         words = commands[job]

@@ -298,7 +298,7 @@ def check_preset(name, values):
 
 # ---------------------------------------------------------------- configuration identity
 def _plain(value):
-    """A JSON value: tuples as lists, integral floats kept as floats, paths normalised."""
+    """A JSON value: tuples as lists, NumPy scalars as Python numbers."""
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if hasattr(value, 'item'):                   # NumPy scalars in old pickles
