@@ -278,6 +278,57 @@ def content_hash(record, exclude=(CONTENT_HASH_KEY,)):
     return hashlib.sha256(text.encode('ascii')).hexdigest()
 
 
+#: What TensorFlow's native libraries write straight to file descriptor 2 while they load on a
+#: machine without a usable GPU, before (and so whatever) TF_CPP_MIN_LOG_LEVEL: line fragments.
+TENSORFLOW_START_NOISE = ('All log messages before absl::InitializeLog() is called',
+                          'cudart_stub.cc', 'cpu_feature_guard.cc',
+                          'To enable the following instructions')
+#: ... and on a machine whose GPUs were hidden on purpose (CUDA_VISIBLE_DEVICES '' or -1).
+TENSORFLOW_NO_GPU_NOISE = ('cuda_platform.cc', 'failed call to cuInit')
+
+
+def tensorflow_noise():
+    """The fragments `filtered_stderr` drops while TensorFlow starts in this process: none with
+    ``TF_CPP_MIN_LOG_LEVEL=0`` (show everything), the cuInit error only when no GPU is wanted."""
+    if os.environ.get('TF_CPP_MIN_LOG_LEVEL', '') == '0':
+        return ()
+    no_gpu = os.environ.get('CUDA_VISIBLE_DEVICES') in ('', '-1')
+    return TENSORFLOW_START_NOISE + (TENSORFLOW_NO_GPU_NOISE if no_gpu else ())
+
+
+@contextlib.contextmanager
+def filtered_stderr(noise):
+    """Run the block with file descriptor 2 captured, then write back every captured line that
+    holds none of the fragments ``noise``, in order. For native libraries that print there
+    directly: a SLURM task's ``.err`` keeps their real messages and loses their start-up chatter.
+    Python's own ``sys.stderr`` output of the block is kept the same way."""
+    if not noise:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):      # no file descriptor 2 to capture
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().splitlines(keepends=True)
+                    if not any(fragment.encode() in line for fragment in noise)]
+            if kept:
+                os.write(2, b''.join(kept))
+
+
 def command(errors=(DataError, OSError)):
     """Decorator of a command-line tool's ``main(argv=None)``: an exception of ``errors`` (a
     problem with the user's input or files) becomes one line ``{tool}: error: {message}`` on

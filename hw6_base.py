@@ -114,6 +114,12 @@ def configure_tensorflow(args):
     if args.cpu_only:
         os.environ['CUDA_VISIBLE_DEVICES'] = '-1'
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    with fileio.filtered_stderr(fileio.tensorflow_noise()):
+        return _configure_devices(args)
+
+
+def _configure_devices(args):
+    """`configure_tensorflow` while TensorFlow's start-up lines are filtered."""
     backend = os.environ.get('KERAS_BACKEND', 'tensorflow')
     try:
         import tensorflow as tf

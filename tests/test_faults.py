@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 
+import fileio
 import hw6_base
 import job_control
 import parser as arguments
@@ -24,7 +25,7 @@ from conftest import ROOT
 from conftest import complete_result, driver_args, run_cli
 
 NAME = 'gru_rot0'
-ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}
+ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'CUDA_VISIBLE_DEVICES': ''}   # a CPU task's
 
 
 # ---------------------------------------------------------------- helpers
@@ -296,6 +297,8 @@ def test_second_copy_of_a_running_configuration_exits_at_once(demo_dir, tmp_path
     status, _, stderr = _finish(first)
     assert status == 143 and 'Traceback' not in stderr, stderr
     assert not lock.exists()                                         # released and removed
+    noise = fileio.TENSORFLOW_START_NOISE + fileio.TENSORFLOW_NO_GPU_NOISE
+    assert not [line for line in stderr.splitlines() if any(bit in line for bit in noise)]
 
 
 def test_lock_primitives(tmp_path):
@@ -544,3 +547,20 @@ def test_a_crafted_results_or_course_pickle_runs_no_code(tmp_path, demo_dir):
     with pytest.raises(pfam_loader.DataError, match='not a readable rotation pickle'):
         pfam_loader.load_rotation(str(course), 0, '')
     assert not marker.exists()
+
+
+def test_filtered_stderr_drops_native_noise_lines_and_keeps_the_rest(capfd, monkeypatch):
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    monkeypatch.setenv('TF_CPP_MIN_LOG_LEVEL', '3')
+    with fileio.filtered_stderr(fileio.tensorflow_noise()):
+        os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are '
+                    b'written to STDERR\nI0000 cudart_stub.cc:31] Could not find cuda drivers\n'
+                    b'a real problem\nE0000 cuda_platform.cc:52] failed call to cuInit: 303\n'
+                    b'another\n')
+    assert capfd.readouterr().err == 'a real problem\nanother\n'
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0')       # a GPU is wanted: its error stays
+    with fileio.filtered_stderr(fileio.tensorflow_noise()):
+        os.write(2, b'E0000 cuda_platform.cc:52] failed call to cuInit: 303\n')
+    assert 'cuInit' in capfd.readouterr().err
+    monkeypatch.setenv('TF_CPP_MIN_LOG_LEVEL', '0')       # everything asked for
+    assert fileio.tensorflow_noise() == ()
