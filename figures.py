@@ -122,10 +122,26 @@ def rotations(results):
     return sorted({r for _, r in results})
 
 
+def pooled(results, model_type):
+    """What a figure or table pooling ``model_type``'s test folds pools: ``'all 5 rotations'``,
+    or the rotations present and how many of the expected (``'rotations 0, 3 (2 of 5)'``)."""
+    present = sorted(r for t, r in results if t == model_type)
+    if present == list(settings.ROTATIONS):
+        return f'all {len(present)} rotations'
+    word = 'rotation' if len(present) == 1 else 'rotations'
+    return (f'{word} {", ".join(map(str, present))} ({len(present)} of '
+            f'{len(settings.ROTATIONS)})')
+
+
+def _spell(numbers):
+    return ', '.join(map(str, numbers))
+
+
 # ---------------------------------------------------------------- Figure 0
 def figure0(results, out_dir):
     """plot_model diagram of one model per type (the saved model, else rebuilt from its args)."""
-    import network                    # deferred: Keras is needed for Figure 0 only
+    with fileio.filtered_stderr(fileio.tensorflow_noise()):
+        import network                # deferred: Keras is needed for Figure 0 only
     written = []
     for model_type in model_types(results):
         result = results[min((k for k in results if k[0] == model_type), key=lambda k: k[1])]
@@ -160,11 +176,11 @@ def _style(model_type, rotation):
 
 
 def figure1(results, out_dir, metric, path_name, title):
-    """Accuracy vs epoch: colour = model type, line style and marker = rotation; an inset zooms
-    on the second half of training, where the curves are close to 1."""
+    """Accuracy vs epoch: colour = model type, line style and marker = rotation; a second panel
+    beside the first zooms on the second half of each run, where the curves are close to 1 (a
+    panel of its own, so that it hides no curve of the first)."""
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(11, 5.5))
-    inset = ax.inset_axes([0.42, 0.08, 0.55, 0.5])
+    fig, (ax, inset) = plt.subplots(1, 2, figsize=(13, 5.5), width_ratios=(3, 2))
     late = []
     for model_type in model_types(results):
         for rotation in rotations(results):
@@ -180,12 +196,12 @@ def figure1(results, out_dir, metric, path_name, title):
             late.append(values[half:].min())
     if late:
         inset.set_ylim(min(late) - 0.002, 1.001)
-    inset.set_title('second half of training', fontsize=8)
-    inset.tick_params(labelsize=7)
+    inset.set(xlabel='epoch', title='zoom: the second half of each run')
     inset.grid(alpha=0.3)
     ax.set(xlabel='epoch', ylabel='accuracy', title=title)
     ax.grid(alpha=0.3)
-    ax.legend(ncol=1, fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    inset.legend(ncol=1, fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0),
+                 handles=ax.lines, labels=[line.get_label() for line in ax.lines])
     return _save(fig, out_dir, path_name)
 
 
@@ -319,7 +335,8 @@ def figure4(results, out_dir, model_type=None, file_name='figure4_contingency.pn
     shown = (f'\nthe {n} of {n_families} families with the most errors'
              if n < n_families else '')
     ax.set(xlabel='predicted family', ylabel='true family',
-           title=f'{TYPE_LABEL.get(model_type, model_type)}: test folds of all rotations, '
+           title=f'{TYPE_LABEL.get(model_type, model_type)}: test folds of '
+                 f'{pooled(results, model_type)}, '
                  f'{total:,} sequences, {total - correct:,} errors ({correct / total:.4f} correct)'
                  + shown)
     return _save(fig, out_dir, file_name)
@@ -372,8 +389,8 @@ def write_per_family(results, out_dir, model_type=None, rows=PER_FAMILY_ROWS):
         [[r.sizes, r.families, f'{r.sequences:,}', f'{r.errors:,}', f'{r.accuracy:.4f}']
          for r in accuracy_by_size(table).itertuples()]))
     label = TYPE_LABEL.get(model_type, model_type)
-    text = (f'{label}, test folds of rotations {sorted(r for t, r in results if t == model_type)}'
-            f' ({len(table)} families; per_family.csv has all).\n\n'
+    text = (f'{label}, test folds of {pooled(results, model_type)} ({len(table)} families; '
+            f'per_family.csv has all).\n\n'
             f'Accuracy by family size (quarters of the families, smallest first):\n\n'
             f'{by_size}\n\n'
             f'The {rows} smallest families:\n\n{markdown(table.head(rows))}\n\n'
@@ -385,7 +402,8 @@ def write_per_family(results, out_dir, model_type=None, rows=PER_FAMILY_ROWS):
 
 # ---------------------------------------------------------------- table
 def summary_table(results, baseline=None):
-    """DataFrame indexed by model type: test accuracy per rotation, mean, std, epochs trained
+    """DataFrame indexed by model type: test accuracy per rotation, mean, std, the number of
+    rotations (``n_rotations``) they are over, epochs trained
     and epoch of the best validation accuracy (means over rotations, 1-based), seconds per
     epoch (mean), parameters."""
     rows = {}
@@ -395,6 +413,7 @@ def summary_table(results, baseline=None):
         accuracy = np.array([p['test_accuracy'] for p in parts.values()])
         row = {f'rotation {r}': p['test_accuracy'] for r, p in parts.items()}
         row.update(mean=accuracy.mean(), std=accuracy.std(ddof=1) if len(accuracy) > 1 else 0.0,
+                   n_rotations=len(accuracy),
                    epochs=np.mean([p['n_epochs'] for p in parts.values()]),
                    best_epoch=np.mean([p['best_epoch'] + 1 for p in parts.values()]),
                    seconds_per_epoch=np.mean([np.mean(p['epoch_times']) for p in parts.values()]),
@@ -406,7 +425,8 @@ def summary_table(results, baseline=None):
         row = {f'rotation {r}': a for r, a in zip(rotation_ids, accuracy)}
         row.update(mean=baseline['mean'],
                    std=float(np.std(accuracy, ddof=1)) if len(accuracy) > 1 else 0.0,
-                   epochs=np.nan, best_epoch=np.nan, seconds_per_epoch=np.nan,
+                   n_rotations=len(accuracy), epochs=np.nan, best_epoch=np.nan,
+                   seconds_per_epoch=np.nan,
                    parameters=np.nan)
         rows[baseline['name']] = row
     table = pd.DataFrame.from_dict(rows, orient='index')
@@ -423,15 +443,16 @@ def write_table(results, out_dir, baseline=None):
     csv = os.path.join(out_dir, 'test_accuracy.csv')
     pfam_loader.atomic_write(csv, lambda f: table.to_csv(f, float_format='%.6g'), 'w')
     rotation_columns = [c for c in table.columns if c.startswith('rotation')]
-    lines = ['| model | ' + ' | '.join(rotation_columns) + ' | mean ± std | epochs | best epoch | '
-             's/epoch | parameters |', '|---' * (len(rotation_columns) + 6) + '|']
+    lines = ['| model | ' + ' | '.join(rotation_columns) + ' | mean ± std (rotations) | epochs | '
+             'best epoch | s/epoch | parameters |', '|---' * (len(rotation_columns) + 6) + '|']
     for model, row in table.iterrows():
         cells = [f'{row[c]:.4f}' if pd.notna(row[c]) else '–' for c in rotation_columns]
         extra = ['–' if pd.isna(row[c]) else fmt.format(row[c]) for c, fmt in
                  (('epochs', '{:.1f}'), ('best_epoch', '{:.1f}'), ('seconds_per_epoch', '{:.1f}'),
                   ('parameters', '{:,.0f}'))]
+        mean = f'{row["mean"]:.4f} ± {row["std"]:.4f} ({row["n_rotations"]:.0f})'
         lines.append(f'| {TYPE_LABEL.get(model, model)} | ' + ' | '.join(cells)
-                     + f' | {row["mean"]:.4f} ± {row["std"]:.4f} | ' + ' | '.join(extra) + ' |')
+                     + f' | {mean} | ' + ' | '.join(extra) + ' |')
     markdown = '\n'.join(lines) + '\n'
     pfam_loader.atomic_write(os.path.join(out_dir, 'test_accuracy.md'),
                              lambda f: f.write(markdown), 'w')
@@ -517,11 +538,12 @@ def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
         matplotlib.use('Agg')
     results = load_results(results_dir)
     os.makedirs(out_dir, exist_ok=True)
-    types, rots = model_types(results), rotations(results)
+    types = model_types(results)
     for model_type in types:
-        absent = [r for r in rots if (model_type, r) not in results]
+        absent = [r for r in settings.ROTATIONS if (model_type, r) not in results]
         if absent:
-            note(f'{model_type}: no result for rotation(s) {absent}; skipped there')
+            note(f'{model_type}: no result for rotation(s) {_spell(absent)}; the figures and '
+                 f'the table pool {pooled(results, model_type)}')
     for model_type in job_control.REFERENCE_TYPES:
         if model_type not in types:
             note(f'no {model_type} results; it is missing from every figure')

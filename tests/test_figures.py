@@ -111,7 +111,13 @@ def test_missing_types_and_rotations_are_skipped_with_a_note(results_dir, tmp_pa
     assert 'figure2_gru_vs_mha.png' not in written                 # no GRU: nothing to compare
     assert os.path.isfile(written['figure3_test_accuracy.png'])
     err = capsys.readouterr().err
-    assert 'no gru results' in err and 'mha: no result for rotation(s) [1]' in err
+    assert 'no gru results' in err
+    assert 'mha: no result for rotation(s) 1, 2, 4; the figures and the table pool rotations ' \
+           '0, 3 (2 of 5)' in err and 'rnn: no result for rotation(s) 0, 2, 3, 4' in err
+    table = (tmp_path / 'out' / 'test_accuracy.md').read_text()
+    assert ' (2) |' in table and ' (1) |' in table                  # rotations behind each mean
+    assert figures.pooled(figures.load_results(str(results_dir)), 'gru') == 'all 5 rotations'
+    assert figures.pooled(figures.load_results(str(partial)), 'rnn') == 'rotation 1 (1 of 5)'
 
 
 
@@ -201,21 +207,23 @@ def test_a_corrupt_model_file_is_rebuilt_for_figure0(results_dir, tmp_path, caps
 
 
 @pytest.mark.slow
-def test_notebook_runs_headless(results_dir, tmp_path):
+def test_notebook_runs_headless_with_the_documented_command(results_dir, tmp_path):
+    """docs/runs.md: ``FIGURES_RESULTS=DIR python3 -m jupyter execute figures.ipynb --output
+    NAME`` runs the notebook without a browser and saves it, figures inline, as NAME.ipynb."""
     nbformat = pytest.importorskip('nbformat')
-    nbclient = pytest.importorskip('nbclient')
-    notebook = nbformat.read(os.path.join(ROOT, 'figures.ipynb'), as_version=4)
-    os.environ['FIGURES_RESULTS'] = str(results_dir)
-    os.environ['FIGURES_OUT'] = str(tmp_path)
-    try:
-        nbclient.NotebookClient(notebook, timeout=300, kernel_name='python3',
-                                resources={'metadata': {'path': ROOT}}).execute()
-    finally:
-        del os.environ['FIGURES_RESULTS'], os.environ['FIGURES_OUT']
+    pytest.importorskip('nbclient')
+    out = tmp_path / 'figures'
+    out.mkdir()
+    result = subprocess.run(
+        [sys.executable, '-m', 'jupyter', 'execute', 'figures.ipynb', '--output',
+         str(out / 'figures_notebook')], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, 'FIGURES_RESULTS': str(results_dir), 'FIGURES_OUT': str(out)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    notebook = nbformat.read(out / 'figures_notebook.ipynb', as_version=4)
     outputs = [o for cell in notebook.cells if cell.cell_type == 'code' for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == 'error']
     assert sum('image/png' in o.get('data', {}) for o in outputs) >= 5
-    assert (tmp_path / 'figure4_contingency.png').is_file()
+    assert (out / 'figure4_contingency.png').read_bytes()[:8] == PNG
 
 
 def test_log_summary_lists_finished_and_unfinished_runs(tmp_path):
