@@ -1,28 +1,20 @@
-"""General file helpers of the suite: one-line user errors, progress lines, atomic writes,
-advisory file locks, text that may be gzipped, and content hashes. Nothing here knows about
-Pfam."""
+"""General file helpers of the suite: one-line errors of command-line tools, advisory file locks,
+content hashes, free space, markdown tables, TensorFlow's start-up noise.
+
+`DataError`, `log`, `atomic_write`, `open_text` (text that may be gzipped) and `load_pickle` (the
+safe unpickler) belong to `pfam_loader`, which must work copied alone beside a student's script;
+they are re-exported here for the tools, and `command` catches that one `DataError`."""
 import contextlib
 import errno
 import fcntl
 import functools
-import gzip
 import hashlib
-import io
 import os
-import pickle
 import sys
 import tempfile
 import threading
-import zlib
 
-
-class DataError(ValueError):
-    """A problem with the user's data or arguments, reported as one line (CLI exit code 2)."""
-
-
-def log(message):
-    """Progress output: one flushed line on stderr, so it shows up live in SLURM logs."""
-    print(message, file=sys.stderr, flush=True)
+from pfam_loader import DataError, atomic_write, load_pickle, log, open_text  # noqa: F401
 
 
 def machine():
@@ -46,73 +38,6 @@ def markdown_table(header, rows):
             + ['| ' + ' | '.join(str(cell) for cell in row) + ' |' for row in rows])
 
 
-def atomic_write(path, write, mode='wb'):
-    """Write a file through a temporary file in the same folder and an atomic rename.
-
-    Args:
-        path: destination file.
-        write: callable taking the open temporary file object, or with ``mode='path'`` its path
-            (for savers that want a file name: Keras models and weights, matplotlib figures).
-        mode: 'wb', 'w' or 'path'. The temporary name keeps the suffix of ``path`` (``.keras``,
-            ``.weights.h5``, ``.png`` ...), which such savers check.
-
-    A crash or a kill midway leaves either the old file or the new one, never half a file.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    name = os.path.basename(path)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.' + name + '.',
-                                   suffix=name[name.find('.'):] if '.' in name else '')
-    try:
-        if mode == 'path':
-            os.close(handle)
-            write(tmp)
-        else:
-            with os.fdopen(handle, mode) as f:
-                write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)       # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-#: What reading a truncated or damaged gzip file raises (`open_text` turns them into `DataError`).
-GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
-
-
-class _CheckedGzipFile(gzip.GzipFile):
-    """A gzip file whose decompression errors raise `DataError` naming the file."""
-
-    def __init__(self, path):
-        super().__init__(path, 'rb')
-        self.path = path
-
-    def _checked(self, method, *args):
-        try:
-            return method(*args)
-        except GZIP_ERRORS as err:
-            raise DataError(f'{self.path}: truncated or damaged gzip file ({err})') from None
-
-    def read(self, size=-1):
-        return self._checked(super().read, size)
-
-    def read1(self, size=-1):
-        return self._checked(super().read1, size)
-
-    def peek(self, n):
-        return self._checked(super().peek, n)
-
-    def readline(self, size=-1):
-        return self._checked(super().readline, size)
-
-    def seek(self, offset, whence=io.SEEK_SET):
-        return self._checked(super().seek, offset, whence)
-
-
 def check_free_space(folder, needed, what):
     """OSError (ENOSPC) when the file system of ``folder`` has fewer than ``needed`` bytes free
     (plus a 1 MiB margin): a writer is stopped before it starts instead of failing halfway (some
@@ -123,47 +48,6 @@ def check_free_space(folder, needed, what):
     if free < needed + (1 << 20):
         raise OSError(errno.ENOSPC, f'no space left for {what}: {free:,} bytes free in {folder}, '
                       f'about {needed + (1 << 20):,} needed')
-
-
-#: What a results or course pickle may hold besides plain Python values: NumPy arrays, dtypes and
-#: scalars (and the helpers NumPy pickles them with). Nothing that runs code.
-SAFE_PICKLE_GLOBALS = {
-    (module, name)
-    for module in ('numpy.core.multiarray', 'numpy._core.multiarray', 'numpy.core.numeric',
-                   'numpy._core.numeric', 'numpy')
-    for name in ('_reconstruct', 'scalar', '_frombuffer', 'ndarray', 'dtype')
-} | {('_codecs', 'encode'), ('collections', 'OrderedDict'), ('builtins', 'set'),
-     ('builtins', 'frozenset'), ('builtins', 'complex'), ('builtins', 'slice'),
-     ('builtins', 'range')}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) not in SAFE_PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(f'it refers to {module}.{name}: this reader only takes '
-                                         'arrays, numbers, strings, lists and dicts')
-        return super().find_class(module, name)
-
-
-def load_pickle(handle):
-    """Unpickle a results or course pickle from an open binary file, refusing anything but plain
-    values and NumPy arrays (`SAFE_PICKLE_GLOBALS`): a crafted pickle raises
-    ``pickle.UnpicklingError`` instead of running its code."""
-    return _SafeUnpickler(handle).load()
-
-
-def open_text(path):
-    """Open a text file, gzip-compressed or not, for reading.
-
-    A UTF-8 byte-order mark at the start is skipped; undecodable bytes (Pfam files are latin-1
-    in places) become U+FFFD. Reading a truncated or damaged gzip file raises `DataError` naming
-    it, not ``EOFError``.
-    """
-    with open(path, 'rb') as f:
-        gzipped = f.read(2) == b'\x1f\x8b'
-    if gzipped:
-        return io.TextIOWrapper(_CheckedGzipFile(path), encoding='utf-8-sig', errors='replace')
-    return open(path, 'rt', encoding='utf-8-sig', errors='replace')
 
 
 # ---------------------------------------------------------------- advisory locks

@@ -92,7 +92,6 @@ import fileio
 import job_control
 import parser as arguments
 import pfam_loader
-import pfam_tokens
 import settings
 
 MONITOR = settings.MONITOR
@@ -342,9 +341,9 @@ def _substitution_seed(args, number):
 
 def _substituted(batches, args, first):
     """NumPy batches ``(tokens, labels, ...)`` from batch number ``first`` on, with
-    ``--substitution`` applied to the tokens (`pfam_tokens.substitute`)."""
+    ``--substitution`` applied to the tokens (`pfam_loader.substitute`)."""
     for number, (tokens, *rest) in enumerate(batches, start=first):
-        yield (pfam_tokens.substitute(tokens, args.substitution, _substitution_seed(args, number)),
+        yield (pfam_loader.substitute(tokens, args.substitution, _substitution_seed(args, number)),
                *rest)
 
 
@@ -353,7 +352,7 @@ def _substituted_tf(number, batch, args):
     import tensorflow as tf
     tokens, *rest = batch
     changed = tf.numpy_function(
-        lambda t, n: pfam_tokens.substitute(t, args.substitution, _substitution_seed(args, n)),
+        lambda t, n: pfam_loader.substitute(t, args.substitution, _substitution_seed(args, n)),
         [tokens, number], tokens.dtype, stateful=False)
     changed.set_shape(tokens.shape)
     return (changed, *rest)

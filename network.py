@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-import pfam_tokens
+import pfam_loader
 import settings
 from positional_encoder import PositionalEncoding
 
@@ -448,12 +448,12 @@ def _forward_function(models):
     return cached[key][1]
 
 
-def predict_probabilities(model, ins, batch=128, verbose=0, growth=pfam_tokens.BUCKET_GROWTH):
+def predict_probabilities(model, ins, batch=128, verbose=0, growth=pfam_loader.BUCKET_GROWTH):
     """Class probabilities of a token matrix, rows in the order of ``ins``: of one model, or the
     mean of an ensemble's (a list of models).
 
-    Variable-length models get batches of similar length (`pfam_tokens.length_order`), each
-    trimmed to the smallest of `pfam_tokens.default_bucket_lengths` that holds its longest
+    Variable-length models get batches of similar length (`pfam_loader.length_order`), each
+    trimmed to the smallest of `pfam_loader.default_bucket_lengths` that holds its longest
     sequence: a few distinct shapes, so one compiled function serves them all, and little
     padding; the members of an ensemble share each batch and one compiled function. A
     fixed-length model gets ``ins`` padded or trimmed to its input length.
@@ -467,13 +467,13 @@ def predict_probabilities(model, ins, batch=128, verbose=0, growth=pfam_tokens.B
         batch: sequences per batch.
         verbose: 1 shows a progress bar.
         growth: each bucket length about this factor times the one before
-            (`pfam_tokens.default_bucket_lengths`).
+            (`pfam_loader.default_bucket_lengths`).
 
     Returns:
         float32 array (N, n_classes).
     """
     models = list(model) if isinstance(model, (list, tuple)) else [model]
-    ins = pfam_tokens.right_padded(np.asarray(ins))
+    ins = pfam_loader.right_padded(np.asarray(ins))
     total = np.zeros((len(ins), models[0].output_shape[-1]), dtype=np.float32)
     variable = tuple(m for m in models if m.input_shape[1] is None)
     for fixed_model in (m for m in models if m.input_shape[1] is not None):
@@ -483,10 +483,10 @@ def predict_probabilities(model, ins, batch=128, verbose=0, growth=pfam_tokens.B
         total += fixed_model.predict(fixed, batch_size=batch, verbose=verbose)
     if variable:
         forward = _forward_function(variable)
-        widths = pfam_tokens.default_bucket_lengths(max(ins.shape[1], 1), growth)
+        widths = pfam_loader.default_bucket_lengths(max(ins.shape[1], 1), growth)
         progress = keras.utils.Progbar(len(ins)) if verbose else None
         done = 0
-        for rows, width in pfam_tokens.length_batches(ins, batch, widths):
+        for rows, width in pfam_loader.length_batches(ins, batch, widths):
             total[rows] += forward(ins[rows, :width].astype(np.int32))
             done += len(rows)
             if progress:

@@ -13,24 +13,26 @@ A dataset is replaced whole or not at all, whenever its builder is killed:
   the published one), listing the files to move in (with sizes and SHA-256s) and the old ones to
   delete, carries it out while holding the dataset lock ``D/.pfamV.lock`` exclusively, and
   deletes it;
-* every reader (`reading`: `load_rotation`, `count_folds`, `versions_in`, `read_metadata` ...)
-  holds that lock shared while it reads, and first finishes a switch whose builder was killed (a
-  journal whose lock is free), so it sees the old dataset or the new one, never a mix;
+* every reader (`reading`, through `pfam_loader.reading`: `load_rotation`, `count_folds`,
+  `versions_in`, `read_metadata` ...) holds that lock shared while it reads, and first finishes
+  a switch whose builder was killed (a journal whose lock is free), so it sees the old dataset
+  or the new one, never a mix;
 * builders of a dataset take turns (`building`, lock ``D/.pfamV-build.lock``): a staging folder
   that a builder finds is a killed builder's and is deleted, and `ensure_demo` called by several
   processes at once builds the demo once while the others wait for it.
 
 Replacing an existing dataset needs ``force=True`` (``--force``). The metadata's fold hashes
 still let the loader refuse a dataset whose files were mixed by other means (copied by hand).
+
+The file names, the fold and metadata readers and the vocabulary are `pfam_loader`'s, which
+works copied alone beside a student's script: it uses this module (the lock, the command line's
+builders) when the suite is there.
 """
 import contextlib
 import glob
-import hashlib
-import io
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -38,15 +40,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from fileio import DataError, atomic_write, file_lock, log, open_text, sha256
+from fileio import file_lock, sha256
 from pfam_formats import read_records
-from pfam_tokens import AMINO_ACIDS, N_TOKENS, PAD_TOKEN, VOCABULARY, check_sequences
+from pfam_loader import (AMINO_ACIDS, DATASET_FILE, DEFAULT_VERSION, DEMO_BASEDIR, N_FOLDS,
+                         N_TOKENS, PAD_TOKEN, VOCABULARY, DataError, atomic_write,
+                         check_sequences, count_folds, fold_file, fold_path, journal_path, log,
+                         metadata_path, read_fold_csv, versions_in)
 
-DEFAULT_BASEDIR = 'data/pfam'
-DEMO_BASEDIR = 'data/demo'
-DEFAULT_VERSION = 'B'          # the course's data set name; the course API's own default is ''
-N_FOLDS = 5
-FOLD_COLUMNS = ('string', 'label')
 MAX_DEMO_FAMILIES = 5000       # ~350,000 sequences: the course's scale
 #: default ``--max_length`` of `build_dataset`: longer sequences are refused (or skipped). The
 #: course data's longest is 3,934 residues and real Pfam domains are shorter; training pads
@@ -56,18 +56,6 @@ TEST_PAUSE_VARIABLE = 'PFAM_BUILD_TEST_PAUSE'     # see `_step`
 
 
 # ---------------------------------------------------------------- file names
-def fold_path(basedir, k, version=''):
-    return os.path.join(basedir, f'pfam{version}_fold_{k}.csv')
-
-
-def rotation_path(basedir, rotation, version=''):
-    return os.path.join(basedir, f'pfam{version}_rotation_{rotation}.pkl')
-
-
-def metadata_path(basedir, version=''):
-    return os.path.join(basedir, f'pfam{version}_metadata.json')
-
-
 def lock_path(basedir, version=''):
     """The dataset lock: held shared by readers, exclusively while files are switched."""
     return os.path.join(basedir, f'.pfam{version}.lock')
@@ -76,63 +64,6 @@ def lock_path(basedir, version=''):
 def build_lock_path(basedir, version=''):
     """The build lock: held by the one builder of the dataset at a time."""
     return os.path.join(basedir, f'.pfam{version}-build.lock')
-
-
-def journal_path(basedir, version=''):
-    """The journal of a replacement in progress (see the module docstring)."""
-    return os.path.join(basedir, f'.pfam{version}-switch.json')
-
-
-def count_folds(basedir, version=''):
-    """Number of consecutive fold files ``pfam{version}_fold_0.csv, _1 ...`` in ``basedir``."""
-    with reading(basedir, version):
-        k = 0
-        while os.path.isfile(fold_path(basedir, k, version)):
-            k += 1
-        return k
-
-
-_DATASET_FILE = re.compile(r'pfam(.*)_(fold_\d+\.csv|rotation_\d+\.pkl|metadata\.json)')
-_JOURNAL = re.compile(r'\.pfam(.*)-switch\.json')
-
-
-def versions_in(basedir):
-    """Dataset versions that have any fold, rotation or metadata file in ``basedir``."""
-    names = os.listdir(basedir) if os.path.isdir(basedir) else []
-    pending = {m.group(1) for m in map(_JOURNAL.fullmatch, names) if m}
-    for version in pending:                     # finish replacements whose builder was killed
-        with reading(basedir, version):
-            pass
-    if pending:
-        names = os.listdir(basedir)
-    return sorted({m.group(1) for m in map(_DATASET_FILE.fullmatch, names) if m})
-
-
-def read_fold_csv(path):
-    """A fold file as (DataFrame with columns ``string``, ``label``; SHA-256 of its bytes).
-
-    Sequences are upper-cased and stripped, labels stripped. Raises `DataError` (one line) for a
-    file that is empty, not a CSV or lacks the columns.
-    """
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise DataError(f'{path}: cannot read: {err.strerror}') from None
-    try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f'{path}: not a fold CSV ({str(err).splitlines()[0] or "empty"})') \
-            from None
-    missing = set(FOLD_COLUMNS) - set(frame.columns)
-    if missing:
-        raise DataError(f'{path}: missing column(s) {", ".join(sorted(missing))}; found '
-                        f'{", ".join(map(str, frame.columns[:6]))}')
-    frame = pd.DataFrame({'string': frame['string'].str.strip().str.upper(),
-                          'label': frame['label'].str.strip()})
-    if len(frame) == 0:
-        raise DataError(f'{path}: the fold has no rows')
-    return frame, hashlib.sha256(data).hexdigest()
 
 
 # ---------------------------------------------------------------- replacing a dataset whole
@@ -240,7 +171,7 @@ def dataset_files(basedir, version):
     """The files of dataset ``version`` present in ``basedir`` (folds, rotations, metadata)."""
     with reading(basedir, version):
         names = os.listdir(basedir) if os.path.isdir(basedir) else []
-    return sorted(n for n in names if (m := _DATASET_FILE.fullmatch(n)) and m.group(1) == version)
+    return sorted(n for n in names if (m := DATASET_FILE.fullmatch(n)) and m.group(1) == version)
 
 
 def refuse_to_replace(out_dir, version, force):
@@ -463,18 +394,18 @@ def convert_course(in_dir, out_dir, version='', out_version=None, force=False):
         raise DataError('--out with the same --version would overwrite the course files; choose '
                         'another directory or --out_version')
     refuse_to_replace(out_dir, out_version, force)
+    paths = [fold_file(in_dir, k, version) for k in range(n_folds)]
     frames = []
-    for k in range(n_folds):
-        fold, _ = read_fold_csv(fold_path(in_dir, k, version))
+    for k, path in enumerate(paths):
+        fold, _ = read_fold_csv(path)
         frames.append(pd.DataFrame({'sequence': fold['string'], 'family': fold['label'],
                                     'fold': k}))
     frame = pd.concat(frames, ignore_index=True)
     check_sequences(frame['sequence'].tolist(),
                     names=[f'fold {k} row {i}' for k, f in enumerate(frames) for i in range(len(f))])
     return write_dataset(out_dir, out_version, frame, n_folds, {
-        'source': 'course', 'inputs': [{'path': os.path.abspath(fold_path(in_dir, k, version)),
-                                        'sha256': sha256(fold_path(in_dir, k, version))}
-                                       for k in range(n_folds)]}, force=force)
+        'source': 'course', 'inputs': [{'path': os.path.abspath(path), 'sha256': sha256(path)}
+                                       for path in paths]}, force=force)
 
 
 # ---------------------------------------------------------------- synthetic demo data
@@ -559,21 +490,3 @@ def ensure_demo(basedir=DEMO_BASEDIR, version=DEFAULT_VERSION):
         if not _has_metadata(basedir, version):        # not built while this process waited
             build_demo(basedir, version, force=True)
 
-
-def read_metadata(basedir, version):
-    """The metadata JSON of a dataset, or None when there is none."""
-    path = metadata_path(basedir, version)
-    try:
-        with reading(basedir, version):
-            if not os.path.isfile(path):
-                return None
-            with open_text(path) as f:
-                metadata = json.load(f)
-    except (ValueError, OSError) as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(f'{path}: unreadable metadata ({err}); rebuild the dataset with '
-                        '--force') from None
-    if not isinstance(metadata, dict) or not {'classes', 'n_folds'} <= set(metadata):
-        raise DataError(f'{path}: not a dataset metadata file; rebuild the dataset with --force')
-    return metadata

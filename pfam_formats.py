@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from fileio import GZIP_ERRORS, DataError, open_text
+from pfam_loader import GZIP_ERRORS, DataError, open_text
 
 FORMATS = ('auto', 'csv', 'tsv', 'kaggle', 'fasta', 'stockholm')
 PFAM_ACCESSION = re.compile(r'\b(PF\d{5}(?:\.\d+)?)\b')

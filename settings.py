@@ -23,8 +23,8 @@ import json
 import math
 import os
 
-from pfam_build import DEFAULT_BASEDIR, DEFAULT_VERSION, DEMO_BASEDIR, N_FOLDS
-from pfam_tokens import BUCKET_GROWTH, N_TOKENS
+from pfam_loader import (BUCKET_GROWTH, DEFAULT_BASEDIR, DEFAULT_VERSION, DEMO_BASEDIR, N_FOLDS,
+                         N_TOKENS)
 
 #: The model types of `network.build_model`: SimpleRNN, GRU, LSTM and Multi-Head Attention.
 MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')

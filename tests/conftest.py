@@ -14,6 +14,8 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     for variable in ('TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS'):
         os.environ.setdefault(variable, '1')
 
+import pfam_build  # noqa: E402
+import pfam_formats  # noqa: E402
 import pfam_loader  # noqa: E402
 
 #: The tiny preset (settings.PRESETS['tiny']): driver runs on the demo data in seconds.
@@ -58,7 +60,7 @@ needs_real_data = pytest.mark.skipif(
 def demo_dir(tmp_path_factory):
     """A 6-family synthetic dataset (about 400 sequences) with its 5 rotations."""
     out = tmp_path_factory.mktemp('demo')
-    pfam_loader.build_demo(str(out), version='T', n_families=6, seed=1)
+    pfam_build.build_demo(str(out), version='T', n_families=6, seed=1)
     return str(out)
 
 
@@ -73,8 +75,8 @@ def real_dir(tmp_path_factory):
     if not (os.path.isfile(REAL_CSV) and os.path.isfile(REAL_FAMILIES)):
         pytest.skip('real Pfam data not found at data/pfam46')
     out = tmp_path_factory.mktemp('pfam46')
-    pfam_loader.build_dataset([REAL_CSV], str(out), 'B',
-                              families=pfam_loader.read_family_list(REAL_FAMILIES))
+    pfam_build.build_dataset([REAL_CSV], str(out), 'B',
+                              families=pfam_formats.read_family_list(REAL_FAMILIES))
     return str(out)
 
 
@@ -84,7 +86,7 @@ def course_folds():
     accessions; fold 4 (the test fold of rotation 0) holds a sequence longer than any of folds
     0-2, so the course's rotation 0 truncates it."""
     import numpy as np
-    frame = pfam_loader.make_demo_records(n_families=6, seed=4, min_count=20, max_count=30)
+    frame = pfam_build.make_demo_records(n_families=6, seed=4, min_count=20, max_count=30)
     frame['label'] = [f'PF{int(f[4:]) * 7 + 100:05d}.{f[-1]}' for f in frame['family_accession']]
     # random folds: family frequencies, hence the course's class order, differ per rotation
     frame['fold'] = np.random.default_rng(0).integers(0, 5, len(frame))

@@ -42,7 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import job_control  # noqa: E402
-import pfam_loader  # noqa: E402
+import pfam_build  # noqa: E402
 
 NAME = 'gru_rot0'
 LIMIT_S = 15
@@ -238,7 +238,7 @@ def main():
         subprocess.run(['scontrol', 'setdebug', 'verbose'], check=True)
     base = tempfile.mkdtemp(prefix='sigterm_trials_')
     data = os.path.join(base, 'data')
-    pfam_loader.build_demo(data, version='T', n_families=6, seed=1)
+    pfam_build.build_demo(data, version='T', n_families=6, seed=1)
     print(f'{"trial":>5} {"job":>6} {"method":<12} {"delay_s":>7} {"end_s":>6} '
           f'{"message_s":>9} {"state":<10} {"exit":<6} {"lock":<16} {"epochs":>6}', flush=True)
     done = []

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import pfam_build
 import pfam_loader
 from conftest import REAL_CSV, REAL_FAMILIES
 
@@ -33,7 +34,7 @@ def test_the_records_are_small_and_hold_the_46_families_only():
 def test_the_standard_build_command_gives_the_reference_folds(tmp_path):
     """`pfam_loader.py build --input data/pfam46/pfam46_seed.csv.gz --out DIR --version B`, as
     README and run_experiment.sh give it (no --families needed)."""
-    pfam_loader.build_dataset([REAL_CSV], str(tmp_path), 'B')
+    pfam_build.build_dataset([REAL_CSV], str(tmp_path), 'B')
     meta = json.load(open(pfam_loader.metadata_path(str(tmp_path), 'B')))
     assert meta['fold_sha256'] == FOLD_SHA256
     assert meta['n_classes'] == 46 and meta['n_sequences'] == 15576 and meta['len_max'] == 782

@@ -326,3 +326,157 @@ def test_driver_refuses_a_bad_course_pickle_in_one_line(course_pickles_2022, tmp
     assert ('ins_train holds 1 token id(s)' if case == 'token_too_large' else
             'the test split is empty') in last
     assert not os.path.exists(tmp_path / 'r' / 'gru_rot0_results.pkl')
+
+
+# ---------------------------------------------------------------- the two files alone
+def _course_variants(course_folds, root):
+    """Three course folders: fold CSVs and pickles (``plain``), the same with gzipped fold CSVs
+    (``gz``), and rotation 0 of the 2022 vintage as delivered (``y2022``:
+    ``pfam_rotation_0_2022.pkl`` alone). Returns {name: folder}."""
+    import gzip
+    import shutil
+    from course_format import write_course_dir
+    folders = {name: str(root / name) for name in ('plain', 'gz', 'y2022')}
+    write_course_dir(course_folds, folders['plain'], 'B')
+    shutil.copytree(folders['plain'], folders['gz'])
+    for k in range(5):
+        path = os.path.join(folders['gz'], f'pfamB_fold_{k}.csv')
+        with open(path, 'rb') as plain, gzip.open(path + '.gz', 'wb') as packed:
+            shutil.copyfileobj(plain, packed)
+        os.remove(path)
+    write_course_dir(course_folds, folders['y2022'], '', vintage=2022, csvs=False)
+    for r in range(5):
+        path = os.path.join(folders['y2022'], f'pfam_rotation_{r}.pkl')
+        if r:
+            os.remove(path)
+        else:
+            os.rename(path, path[:-len('.pkl')] + '_2022.pkl')
+    return folders
+
+
+STUDENT_SCRIPT = '''
+import json, os, sys
+import numpy as np
+import pfam_loader
+from positional_encoder import PositionalEncoding
+
+suite = {'fileio', 'pfam_build', 'pfam_formats', 'pfam_tokens'}
+out = {'suite_loaded': sorted(suite & set(sys.modules))}
+folders = json.loads(sys.argv[1])
+for name, folder in folders.items():
+    version = '' if name == 'y2022' else 'B'
+    for source in ([None, 'pickle'] if name == 'plain' else [None]):
+        dat = pfam_loader.load_rotation(folder, 0, version, source=source)
+        if name != 'y2022':
+            pfam_loader.load_rotation(folder, 1, version, source=source)   # no second line
+        train, valid, test = pfam_loader.create_tf_datasets(dat, batch=8, prefetch=-1,
+                                                            shuffle=100)
+        x, y = next(iter(train))
+        out[f'{name} {source}'] = {
+            'dtype': str(dat['ins_train'].dtype), 'shape': list(dat['ins_train'].shape),
+            'n_tokens': dat['n_tokens'], 'n_classes': dat['n_classes'], 'source': dat['source'],
+            'batch': [list(x.shape), list(y.shape)],
+            'test_batches': sum(1 for _ in test)}
+layer = PositionalEncoding(dat['len_max'], 16)
+out['encoded'] = list(layer(np.zeros((2, 30, 16), dtype='float32')).shape)
+out['embedding'] = list(layer.embedding().shape)
+print('command line:', pfam_loader.main(['demo', '--out', 'demo']), file=sys.stderr)
+os.mkdir('replacing')
+open(os.path.join('replacing', '.pfamB-switch.json'), 'w').write('{}')
+try:
+    pfam_loader.load_rotation('replacing', 0, 'B')
+except pfam_loader.DataError as err:
+    out['journal'] = str(err)
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.slow
+def test_the_two_files_alone_load_every_course_folder(course_folds, tmp_path):
+    """pfam_loader.py and positional_encoder.py copied alone beside a student's script (no other
+    file of the suite importable) read plain, gzipped and 2022 course folders, make tf.data
+    batches and the course's PositionalEncoding; the suite's tools say which files they need."""
+    import json
+    import shutil
+    folders = _course_variants(course_folds, tmp_path / 'data')
+    student = tmp_path / 'student'
+    student.mkdir()
+    for name in ('pfam_loader.py', 'positional_encoder.py'):
+        shutil.copy(os.path.join(ROOT, name), student)
+    (student / 'hw6.py').write_text(STUDENT_SCRIPT)
+    env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
+    result = subprocess.run([sys.executable, 'hw6.py', json.dumps(folders)], cwd=student,
+                            env={**env, 'TF_CPP_MIN_LOG_LEVEL': '3'}, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out['suite_loaded'] == []
+    raw = course_rotation(course_folds, 0)
+    n_train = sum(len(course_folds[k]) for k in (0, 1, 2))
+    len_max = max(len(s) for fold in course_folds for s in fold['string'])
+    csv = {'dtype': 'uint8', 'shape': [n_train, len_max], 'n_tokens': 26, 'n_classes': 6,
+           'source': 'course fold CSVs', 'batch': [[8, len_max], [8, 1]]}
+    pickled = {'dtype': 'int32', 'shape': [n_train, int(raw['len_max'])],
+               'n_tokens': int(raw['n_tokens']), 'n_classes': 6, 'source': 'course pickle',
+               'batch': [[8, int(raw['len_max'])], [8, 1]]}
+    for key, expected in (('plain None', csv), ('gz None', csv), ('plain pickle', pickled),
+                          ('y2022 None', pickled)):
+        assert {k: out[key][k] for k in expected} == expected, key
+        assert out[key]['test_batches'] == -(-len(course_folds[4]) // 8)
+    assert out['encoded'] == [2, 30, 16] and out['embedding'] == [int(raw['len_max']), 16]
+    lines = result.stderr.splitlines()
+    for name, said in (('plain', 'read the fold CSVs'), ('plain', 'read the rotation pickles'),
+                       ('gz', 'read the fold CSVs')):
+        assert len([line for line in lines if line.startswith(f'{folders[name]}: {said}')]) == 1
+    assert len([line for line in lines if 'pfam_rotation_0_2022.pkl: course pickle' in line]) == 1
+    tool = [line for line in lines if line.startswith('pfam_loader.py: error: ')]
+    assert len(tool) == 1 and 'pfam_build.py, pfam_formats.py, fileio.py' in tool[0]
+    assert 'command line: 2' in lines
+    assert out['journal'].startswith("replacing: dataset 'B' is in the middle of a replacement")
+    assert not os.path.exists(student / 'demo')
+
+
+def test_source_chooses_what_a_folder_with_both_gives_and_says_so_once(course_folds, tmp_path,
+                                                                        capsys):
+    from course_format import write_course_dir
+    folder = str(tmp_path / 'both')
+    raw = write_course_dir(course_folds, folder, 'B')[0]       # cuts a test row
+    csv = [pfam_loader.load_rotation(folder, r, 'B') for r in (0, 1)]
+    assert csv[0]['source'] == 'course fold CSVs' and csv[0]['ins_train'].dtype == np.uint8
+    assert csv[0]['n_tokens'] == pfam_loader.N_TOKENS
+    assert pfam_loader.load_rotation(folder, 0, 'B', source='csv')['n_tokens'] == 26
+    pickled = [pfam_loader.load_rotation(folder, 0, 'B', source='pickle') for _ in range(2)]
+    assert pickled[0]['source'] == 'course pickle' and pickled[0]['ins_train'].dtype == np.int32
+    assert pickled[0]['n_tokens'] == int(raw['n_tokens']) < pfam_loader.N_TOKENS
+    assert pickled[0]['len_max'] == int(raw['len_max']) < csv[0]['len_max']
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith(folder + ': ')]
+    assert said == [f"{folder}: read the fold CSVs (re-tokenized with the suite's 25-letter "
+                    "vocabulary, every residue kept); pass source='pickle' (hw6_base.py "
+                    "--source pickle) to read the rotation pickles",
+                    f"{folder}: read the rotation pickles (the course's tokens and padding); "
+                    "pass source='csv' (hw6_base.py --source csv) to read the fold CSVs"]
+    with pytest.raises(pfam_loader.DataError,
+                       match=r"^source must be one of 'csv', 'pickle' or None, got 'pkl'$"):
+        pfam_loader.load_rotation(folder, 0, 'B', source='pkl')
+    only_csv = tmp_path / 'csv_only'
+    only_csv.mkdir()
+    for k in range(5):
+        os.link(os.path.join(folder, f'pfamB_fold_{k}.csv'), only_csv / f'pfamB_fold_{k}.csv')
+    with pytest.raises(FileNotFoundError, match=r"no pfamB_rotation_0.pkl; source='pickle'"):
+        pfam_loader.load_rotation(str(only_csv), 0, 'B', source='pickle')
+    assert 'read the' not in capsys.readouterr().err          # one source: nothing to say
+
+
+def test_gzipped_folds_and_the_delivered_2022_name_are_found(course_folds, tmp_path):
+    folders = _course_variants(course_folds, tmp_path)
+    plain = pfam_loader.load_rotation(folders['plain'], 1, 'B')
+    packed = pfam_loader.load_rotation(folders['gz'], 1, 'B')
+    for key in ('ins_train', 'outs_train', 'ins_test', 'outs_test'):
+        np.testing.assert_array_equal(packed[key], plain[key])
+    assert pfam_loader.versions_in(folders['gz']) == ['B']
+    assert pfam_loader.versions_in(folders['y2022']) == ['']
+    dat = pfam_loader.load_rotation(folders['y2022'])                      # the course defaults
+    assert dat['source'] == 'course pickle' and dat['n_classes'] == 6
+    frame = pfam_loader.load_pfam_file(folders['gz'], 4, 'B')
+    assert frame['string'].tolist() == course_folds[4]['string'].tolist()
+

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import pfam_build
+import pfam_formats
 import pfam_loader
 from conftest import ROOT
 
@@ -48,11 +49,11 @@ def old_and_new(tmp_path_factory):
     (4 folds, seed 1: one fold file fewer, every file different)."""
     root = tmp_path_factory.mktemp('publish')
     source = str(root / 'in.csv')
-    pfam_loader.make_demo_records(n_families=8, seed=1, min_count=20, max_count=30).to_csv(
+    pfam_build.make_demo_records(n_families=8, seed=1, min_count=20, max_count=30).to_csv(
         source, index=False)
     old, new = str(root / 'old'), str(root / 'new')
-    pfam_loader.build_dataset([source], old, VERSION, seed=0)
-    pfam_loader.build_dataset([source], new, VERSION, seed=1, n_folds=4)
+    pfam_build.build_dataset([source], old, VERSION, seed=0)
+    pfam_build.build_dataset([source], new, VERSION, seed=1, n_folds=4)
     return source, old, new
 
 
@@ -202,7 +203,7 @@ def test_demo_refuses_impossible_or_impractical_family_counts_at_once(tmp_path, 
 def test_make_demo_records_refuses_more_families_than_motif_combinations():
     assert pfam_build.N_MOTIF_COMBINATIONS == 80 * 79 * 78
     with pytest.raises(pfam_loader.DataError, match='only 492,960 motif combinations'):
-        pfam_loader.make_demo_records(pfam_build.N_MOTIF_COMBINATIONS + 1)
+        pfam_build.make_demo_records(pfam_build.N_MOTIF_COMBINATIONS + 1)
 
 
 # ---------------------------------------------------------------- damaged and BOM inputs
@@ -225,7 +226,7 @@ def test_a_truncated_gzip_input_is_one_line_naming_the_file(tmp_path, name, text
                             text=True)
     _one_line_error(result, str(path), 'truncated or damaged gzip file')
     with pytest.raises(pfam_loader.DataError, match='truncated or damaged gzip'):
-        pfam_loader.read_records(str(path))
+        pfam_formats.read_records(str(path))
 
 
 @pytest.mark.parametrize('name, text', [
@@ -239,12 +240,12 @@ def test_inputs_may_start_with_a_utf8_byte_order_mark(tmp_path, name, text):
     for path, prefix in ((plain, b''), (marked, b'\xef\xbb\xbf')):
         data = prefix + text.encode()
         path.write_bytes(gzip.compress(data) if name.endswith('.gz') else data)
-    expected = pfam_loader.read_records(str(plain))
+    expected = pfam_formats.read_records(str(plain))
     assert len(expected) >= 2
-    assert pfam_loader.read_records(str(marked)).equals(expected)
+    assert pfam_formats.read_records(str(marked)).equals(expected)
 
 
 def test_a_family_list_may_start_with_a_byte_order_mark(tmp_path):
     path = tmp_path / 'families.txt'
     path.write_bytes(b'\xef\xbb\xbfPF00001.3\nPF00002.1\n')
-    assert pfam_loader.read_family_list(str(path)) == ['PF00001.3', 'PF00002.1']
+    assert pfam_formats.read_family_list(str(path)) == ['PF00001.3', 'PF00002.1']

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pfam_build
 import pfam_formats
 import pfam_loader
-import pfam_tokens
 from conftest import REAL_CSV, REAL_FAMILIES, ROOT, needs_real_data, run_cli
 
 
@@ -93,7 +93,7 @@ def _write_fixture(path, fmt):
 def test_read_records_every_format(tmp_path, fmt, name):
     path = str(tmp_path / name)
     _write_fixture(path, fmt)
-    frame = pfam_loader.read_records(path)
+    frame = pfam_formats.read_records(path)
     assert sorted(zip(frame['sequence'], frame['family'])) == sorted(RECORDS)
 
 
@@ -126,14 +126,14 @@ def test_build_folds_disjoint_stratified_and_complete(demo_dir):
 
 
 def test_build_is_deterministic_and_drops_ambiguous(tmp_path):
-    frame = pfam_loader.make_demo_records(n_families=3, seed=5, min_count=10, max_count=12)
+    frame = pfam_build.make_demo_records(n_families=3, seed=5, min_count=10, max_count=12)
     # one sequence labelled with two families, one exact duplicate
     frame = pd.concat([frame, pd.DataFrame([(frame['sequence'][0], 'DEMO02'),
                                             (frame['sequence'][1], frame['family_accession'][1])],
                                            columns=frame.columns)], ignore_index=True)
     source = tmp_path / 'in.csv'
     frame.sample(frac=1, random_state=0).to_csv(source, index=False)
-    meta = [pfam_loader.build_dataset([str(source)], str(tmp_path / name), 'Z', seed=3)
+    meta = [pfam_build.build_dataset([str(source)], str(tmp_path / name), 'Z', seed=3)
             for name in ('a', 'b')]
     assert meta[0]['dropped'] == {'duplicate_records': 1, 'multi_family_sequences': 1,
                                   'multi_family_records': 2}
@@ -150,11 +150,11 @@ def test_build_is_deterministic_and_drops_ambiguous(tmp_path):
 
 def test_families_and_top_selection(tmp_path):
     source = tmp_path / 'in.csv'
-    pfam_loader.make_demo_records(n_families=4, seed=2).to_csv(source, index=False)
-    meta = pfam_loader.build_dataset([str(source)], str(tmp_path / 'f'), 'F',
+    pfam_build.make_demo_records(n_families=4, seed=2).to_csv(source, index=False)
+    meta = pfam_build.build_dataset([str(source)], str(tmp_path / 'f'), 'F',
                                      families=['DEMO03', 'DEMO01'])
     assert meta['classes'] == ['DEMO01', 'DEMO03']
-    meta = pfam_loader.build_dataset([str(source)], str(tmp_path / 't'), 'T', top=3)
+    meta = pfam_build.build_dataset([str(source)], str(tmp_path / 't'), 'T', top=3)
     counts = pd.read_csv(source)['family_accession'].value_counts()
     assert set(meta['classes']) == set(sorted(counts.index, key=lambda f: (-counts[f], f))[:3])
 
@@ -405,7 +405,7 @@ seqC/1-4  KLMN
 def test_stockholm_interleaved_blocks_are_joined(tmp_path):
     path = tmp_path / 'x.sto'
     path.write_text(STOCKHOLM_INTERLEAVED)
-    frame = pfam_loader.read_records(str(path))
+    frame = pfam_formats.read_records(str(path))
     assert frame['sequence'].tolist() == ['ACDEFGHI', 'MKVWYY', 'KLMN']
     assert frame['family'].tolist() == ['PF00001.9', 'PF00001.9', 'PF00002.3']
 
@@ -420,20 +420,20 @@ def test_stockholm_damage_is_an_error_not_a_lost_family(tmp_path, text, message)
     path = tmp_path / 'x.sto'
     path.write_text(text)
     with pytest.raises(pfam_loader.DataError, match=message):
-        pfam_loader.read_records(str(path))
+        pfam_formats.read_records(str(path))
 
 
 # ---------------------------------------------------------------- atomic builds
 def test_rebuild_needs_force_and_a_mixed_dataset_is_refused(tmp_path):
     source = tmp_path / 'in.csv'
-    pfam_loader.make_demo_records(n_families=3, seed=1, min_count=10, max_count=12).to_csv(
+    pfam_build.make_demo_records(n_families=3, seed=1, min_count=10, max_count=12).to_csv(
         source, index=False)
     out = str(tmp_path / 'd')
-    pfam_loader.build_dataset([str(source)], out, 'M', seed=0)
+    pfam_build.build_dataset([str(source)], out, 'M', seed=0)
     fold_3 = open(pfam_loader.fold_path(out, 3, 'M')).read()
     with pytest.raises(pfam_loader.DataError, match='pass --force'):
-        pfam_loader.build_dataset([str(source)], out, 'M', seed=1)
-    pfam_loader.build_dataset([str(source)], out, 'M', seed=1, force=True)
+        pfam_build.build_dataset([str(source)], out, 'M', seed=1)
+    pfam_build.build_dataset([str(source)], out, 'M', seed=1, force=True)
     assert open(pfam_loader.fold_path(out, 3, 'M')).read() != fold_3
     assert not [n for n in os.listdir(out) if '-build-' in n or 'switch' in n]   # no staging left
     # folds mixed by other means (copied by hand): one fold of the other build
@@ -446,16 +446,16 @@ def test_rebuild_needs_force_and_a_mixed_dataset_is_refused(tmp_path):
 def test_substitution_changes_residues_only_at_the_rate_and_repeats_with_the_seed():
     tokens = np.zeros((200, 300), dtype=np.uint8)
     tokens[:, :250] = pfam_loader.encode(['ACDEFGHIKLMNPQRSTVWYBZXUO' * 10] * 200)
-    assert (pfam_tokens.substitute(tokens, 0.0, 1) == tokens).all()
-    changed = pfam_tokens.substitute(tokens, 0.2, [0, 1, 5])
+    assert (pfam_loader.substitute(tokens, 0.0, 1) == tokens).all()
+    changed = pfam_loader.substitute(tokens, 0.2, [0, 1, 5])
     assert changed.dtype == tokens.dtype and (changed[:, 250:] == 0).all()      # padding kept
     moved = changed != tokens
     assert ((changed[moved] >= 1) & (changed[moved] <= 20)).all()   # into standard residues
     # a draw of the residue it replaces changes nothing: 0.2 * 24/25 for these residues on average
     assert np.mean(changed[:, :250] != tokens[:, :250]) == pytest.approx(0.2 * 0.96, abs=0.01)
-    assert (pfam_tokens.substitute(tokens, 0.2, [0, 1, 5]) == changed).all()
-    assert (pfam_tokens.substitute(tokens, 0.2, [0, 1, 6]) != changed).any()
-    every = pfam_tokens.substitute(tokens, 1.0 - 1e-12, 3)[:, :250]
+    assert (pfam_loader.substitute(tokens, 0.2, [0, 1, 5]) == changed).all()
+    assert (pfam_loader.substitute(tokens, 0.2, [0, 1, 6]) != changed).any()
+    every = pfam_loader.substitute(tokens, 1.0 - 1e-12, 3)[:, :250]
     assert set(np.unique(every)) <= set(range(1, 21))                 # standard residues only
 
 
@@ -466,7 +466,7 @@ _UNSORTED_NAMES = {'DEMO00': 'PF00300.1', 'DEMO01': 'PF00100.2', 'DEMO02': 'PF00
 
 
 def _records_with_unsorted_names():
-    frame = pfam_loader.make_demo_records(n_families=4, seed=7, min_count=10, max_count=12)
+    frame = pfam_build.make_demo_records(n_families=4, seed=7, min_count=10, max_count=12)
     frame['family_accession'] = frame['family_accession'].map(_UNSORTED_NAMES)
     return frame
 
@@ -491,7 +491,7 @@ def test_class_index_is_the_sorted_label_list_whatever_the_input_order(tmp_path)
     built = {}
     for order, records in orders.items():
         records.to_csv(tmp_path / f'{order}.csv', index=False)
-        meta = pfam_loader.build_dataset([str(tmp_path / f'{order}.csv')], str(tmp_path / order),
+        meta = pfam_build.build_dataset([str(tmp_path / f'{order}.csv')], str(tmp_path / order),
                                          'C', seed=2)
         assert meta['classes'] == names
         built[order] = [pfam_loader.load_rotation(str(tmp_path / order), r, 'C')
@@ -519,7 +519,7 @@ def test_course_folds_and_their_conversion_index_classes_in_sorted_order(tmp_pat
         part = frame[folds == k]
         pd.DataFrame({'string': part['sequence'], 'label': part['family_accession']}).to_csv(
             pfam_loader.fold_path(str(course), k, 'B'), index=False)
-    meta = pfam_loader.convert_course(str(course), str(tmp_path / 'converted'), 'B')
+    meta = pfam_build.convert_course(str(course), str(tmp_path / 'converted'), 'B')
     assert meta['classes'] == names
     truth = dict(zip(frame['sequence'], frame['family_accession']))
     for basedir in (course, tmp_path / 'converted'):
@@ -534,7 +534,7 @@ def test_course_folds_and_their_conversion_index_classes_in_sorted_order(tmp_pat
 def test_build_refuses_a_huge_sequence_unless_told_to_skip_it(tmp_path):
     """One 2,000,000-residue sequence: a one-line error naming it and --max_length (training
     would pad every sequence to it: ~10 GB); with --skip_long it is left out and counted."""
-    frame = pfam_loader.make_demo_records(n_families=3, seed=1)
+    frame = pfam_build.make_demo_records(n_families=3, seed=1)
     frame.loc[len(frame)] = ['MKV' + 'ACDEFGHIKL' * 199_999 + 'AAAAAAA', 'DEMO01']
     source = tmp_path / 'in.csv.gz'
     frame.to_csv(source, index=False)
@@ -542,7 +542,7 @@ def test_build_refuses_a_huge_sequence_unless_told_to_skip_it(tmp_path):
     assert result.returncode == 2 and 'Traceback' not in result.stderr
     assert result.stderr.splitlines()[-1] == (
         'pfam_loader.py: error: sequence DEMO01:MKVACDEFGHIKLACDEFGH... has 2,000,000 residues, '
-        f'more than --max_length {pfam_loader.MAX_LENGTH:,}; raise --max_length, or pass '
+        f'more than --max_length {pfam_build.MAX_LENGTH:,}; raise --max_length, or pass '
         '--skip_long to leave such sequences out')
     assert not (tmp_path / 'a' / 'pfamB_metadata.json').exists()
     result = _cli('build', '--input', str(source), '--out', str(tmp_path / 'b'), '--skip_long')
@@ -560,16 +560,16 @@ def test_build_refuses_a_huge_sequence_unless_told_to_skip_it(tmp_path):
 
 
 def test_max_length_of_build_dataset_counts_and_checks(tmp_path):
-    frame = pfam_loader.make_demo_records(n_families=2, seed=2)
+    frame = pfam_build.make_demo_records(n_families=2, seed=2)
     longest = int(frame['sequence'].str.len().max())
     source = tmp_path / 'in.csv'
     frame.to_csv(source, index=False)
     with pytest.raises(pfam_loader.DataError, match=r'more than --max_length 50 \(and \d+ more\)'):
-        pfam_loader.build_dataset([str(source)], str(tmp_path / 'a'), 'Z', max_length=50)
+        pfam_build.build_dataset([str(source)], str(tmp_path / 'a'), 'Z', max_length=50)
     for bad in (0, -3, 2.5, True):
         with pytest.raises(pfam_loader.DataError, match='--max_length must be a positive'):
-            pfam_loader.build_dataset([str(source)], str(tmp_path / 'a'), 'Z', max_length=bad)
-    meta = pfam_loader.build_dataset([str(source)], str(tmp_path / 'b'), 'Z',
+            pfam_build.build_dataset([str(source)], str(tmp_path / 'a'), 'Z', max_length=bad)
+    meta = pfam_build.build_dataset([str(source)], str(tmp_path / 'b'), 'Z',
                                      max_length=longest)              # the longest fits
     assert meta['skipped_long'] == 0 and meta['len_max'] == longest
 
@@ -585,7 +585,7 @@ def test_random_and_truncated_inputs_parse_or_raise_data_errors(tmp_path):
              b'# STOCKHOLM 1.0\n#=GF AC PF00001.1\na ACD-E\nb MK.V\n//\n',
              b'>x/1-10 PF00001.1;fam;\nACDEF\n', b'string,label\nACDE,PF00001.1\n',
              b'\xef\xbb\xbf>a\nACD\n']
-    readers = [predict.read_sequences, pfam_loader.read_records, pfam_loader.read_fold_csv]
+    readers = [predict.read_sequences, pfam_formats.read_records, pfam_loader.read_fold_csv]
     for case in range(50):
         base = seeds[case % len(seeds)]
         kind = case % 5

@@ -272,9 +272,9 @@ def test_real_submissions(slurm_dir):
     in the submit directory's results/logs), sbatch --chdir (logs in the repository's
     results/logs, the tracked directory)."""
     sys.path.insert(0, ROOT)
-    import pfam_loader
+    import pfam_build
     data = str(slurm_dir / 'data')
-    pfam_loader.build_demo(data, version='T', n_families=6, seed=1)
+    pfam_build.build_demo(data, version='T', n_families=6, seed=1)
     results, logs, here = (str(slurm_dir / name) for name in ('res', 'logs', 'here'))
     os.makedirs(os.path.join(here, 'results', 'logs'))
     env = clean_env(PFAM_RESULTS=results, PFAM_LOGS=logs)
