@@ -154,11 +154,12 @@ def _configure_devices(args):
 
 
 def load_data(args):
-    """The rotation dict; the demo dataset is generated on first use."""
+    """The rotation dict (``--source``: what to read of a course folder); the demo dataset is
+    generated on first use."""
     if args.demo:
         pfam_loader.ensure_demo(pfam_loader.DEMO_BASEDIR, args.version)
-        return pfam_loader.load_rotation(pfam_loader.DEMO_BASEDIR, args.rotation, args.version)
-    return pfam_loader.load_rotation(args.dataset, args.rotation, args.version)
+    return pfam_loader.load_rotation(pfam_loader.DEMO_BASEDIR if args.demo else args.dataset,
+                                     args.rotation, args.version, source=args.source)
 
 
 def write_log(path, history):

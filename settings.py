@@ -24,7 +24,7 @@ import math
 import os
 
 from pfam_loader import (BUCKET_GROWTH, DEFAULT_BASEDIR, DEFAULT_VERSION, DEMO_BASEDIR, N_FOLDS,
-                         N_TOKENS)
+                         N_TOKENS, SOURCES)
 
 #: The model types of `network.build_model`: SimpleRNN, GRU, LSTM and Multi-Head Attention.
 MODEL_TYPES = ('rnn', 'gru', 'lstm', 'mha')
@@ -110,6 +110,11 @@ class Data:
                            'pickles)')
     version: str = setting(DEFAULT_VERSION, "dataset version: files are pfam{version}_fold_{k}"
                            ".csv (the course's 2022 files: --version '')")
+    source: str = setting(None, "a course folder with both fold CSVs and rotation pickles: csv "
+                          "reads the fold CSVs (re-tokenized with the suite's vocabulary, every "
+                          "residue kept), pickle the rotation pickles (the course's tokens, "
+                          "validation/test rows cut to the training length); default: the fold "
+                          "CSVs when there are any", choices=SOURCES)
     demo: bool = setting(False, f'use the synthetic demo dataset in {DEMO_BASEDIR} (generated on '
                          'first use, no download) instead of --dataset')
     batch: int = setting(64, 'examples per batch (training, validation, test and prediction)',

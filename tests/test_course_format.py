@@ -480,3 +480,13 @@ def test_gzipped_folds_and_the_delivered_2022_name_are_found(course_folds, tmp_p
     frame = pfam_loader.load_pfam_file(folders['gz'], 4, 'B')
     assert frame['string'].tolist() == course_folds[4]['string'].tolist()
 
+
+def test_the_driver_passes_source_and_it_is_part_of_the_configuration(course_dir):
+    import parser as arguments
+    import settings
+    args = arguments.parse_args(['--dataset', course_dir, '--source', 'pickle'])
+    assert hw6_base.load_data(args)['source'] == 'course pickle'
+    assert settings.identity(args)['source'] == 'pickle'
+    assert settings.differences(settings.identity(arguments.parse_args([])),
+                                settings.identity(args)) == [
+        f"dataset 'data/pfam' -> {course_dir!r}", "source None -> 'pickle'"]
