@@ -134,3 +134,15 @@ def remove_run_dir(run_dir):
     except FileNotFoundError:
         return
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def commit():
+    """The short hash of the suite's checked-out commit (``'unknown'`` outside git): with the
+    date and `fileio.machine`, what names a measurement."""
+    import subprocess
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__)), text=True,
+                              timeout=10).stdout.strip() or 'unknown'
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'

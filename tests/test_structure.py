@@ -22,10 +22,11 @@ LAYERS = (
     ('files', {'fileio'}),
     ('data', {'pfam_tokens', 'pfam_formats', 'pfam_build'}),
     ('settings', {'settings'}),
-    ('model', {'positional_encoder', 'network'}),
+    ('model', {'positional_encoder', 'network', 'numpy_model', 'profile_check'}),
     ('run files', {'artefacts', 'checkpoints'}),
     ('command line', {'parser', 'job_control'}),
-    ('tools', {'hw6_base', 'predict', 'figures', 'ensembles', 'bench', 'svm_baseline'}),
+    ('tools', {'hw6_base', 'predict', 'figures', 'ensembles', 'bench', 'svm_baseline',
+               'hmmer_baseline', 'open_set'}),
 )
 LAYER_OF = {module: floor for floor, (_, modules) in enumerate(LAYERS) for module in modules}
 #: (module, module it imports optionally): the suite's extras of a file that works without them
