@@ -1,13 +1,20 @@
-"""Predict the Pfam family of new sequences with a trained model.
+"""Predict the Pfam family of new sequences with a trained model, or "none of these families".
 
+    python predict.py --input new.fasta --out preds.csv     # the default (below)
     python predict.py --model results/pfam46/mha_rot0.keras --input new.fasta --out preds.csv --top_k 3
     python predict.py --model results/pfam46/*_rot0.keras --input new.fasta      # an ensemble
-    python predict.py --input new.fasta     # the default: the reference ensemble of rotation 0
+
+The default, ``results/pfam46/mha_rot0.npz`` (written by open_set.py), is the reference MHA model
+of rotation 0 run in NumPy (`numpy_model`: no TensorFlow, the same probabilities) with an
+open-set check: the sequence's bit score against the profile HMM of the family the network chose
+(`profile_check`), minus that family's calibrated threshold, is the ``score`` column (bits), and
+a sequence whose score is below ``--threshold`` (default 0) gets the family ``none``.
+``--min_probability`` does the same on the top probability, for any model.
 
 Input: FASTA (multi-line records fine), a CSV with a ``sequence`` column (and optionally ``id``),
 or plain text with one sequence per line. Output: CSV with columns ``id,family,probability``
-(top 1), ``family_2,probability_2 ...`` up to ``--top_k``, then ``note``; ``family`` is the Pfam
-accession. ``note`` is ``short`` for a sequence shorter than any in training (the metadata's
+(top 1), ``family_2,probability_2 ...`` up to ``--top_k``, ``score`` (models with the open-set
+check), then ``note``; ``family`` is the Pfam accession, or ``none``. ``note`` is ``short`` for a sequence shorter than any in training (the metadata's
 ``len_min``; without it, shorter than 15 residues: the 46-family benchmark's shortest has 18),
 ``long`` for one longer than any (``len_max``; predicted whole, the network takes any length),
 else empty. Class names come from ``{model}_meta.json``, which hw6_base.py writes beside every
@@ -40,15 +47,20 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+# NumPy's matrix products on one thread (set before NumPy is first imported): the NumPy
+# model's matrices are small, where more threads cost more CPU time than they save
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
-import artefacts
-import fileio
-import job_control
-import pfam_loader
-import settings
-from parser import growth_factor
-from pfam_loader import DataError
+import numpy as np  # noqa: E402
+
+import artefacts  # noqa: E402
+import fileio  # noqa: E402
+import job_control  # noqa: E402
+import numpy_model  # noqa: E402
+import pfam_loader  # noqa: E402
+import settings  # noqa: E402
+from parser import growth_factor  # noqa: E402
+from pfam_loader import DataError  # noqa: E402
 
 #: without ``len_min`` in the metadata, sequences shorter than this are flagged ``short``
 SHORT_LENGTH = 15
@@ -58,15 +70,22 @@ MAX_LENGTH = 4000
 REFERENCE_LENGTH = 800
 #: the default ``--model``: the reference experiment's three models of rotation 0 (SimpleRNN,
 #: GRU, MHA; committed in results/pfam46), an ensemble of one model of each type
+#: the default ``--model``: rotation 0's MHA in NumPy with the open-set check (open_set.py)
+DEFAULT_MODEL = numpy_model.DEFAULT_FILE
+#: the reference ensemble of rotation 0 (the default before the open-set check)
 DEFAULT_ENSEMBLE = [
     artefacts.paths(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'pfam46'),
                     artefacts.run_name(model_type, 0))['model']
     for model_type in job_control.REFERENCE_TYPES]
 meta_path = artefacts.meta_of_model
+#: a model file of `numpy_model` (written by open_set.py)
+NUMPY_SUFFIX = '.npz'
 
 #: CSV columns read as the sequence (the course's fold CSVs call it ``string``), and as the id
 SEQUENCE_COLUMNS = ('sequence', 'string')
 ID_COLUMNS = ('id', 'sequence_name')
+#: the family of a sequence the open-set check (or --min_probability) rejects
+NONE = 'none'
 #: invalid records reported one by one; the rest are counted
 REPORTED_SKIPS = 10
 
@@ -156,6 +175,11 @@ def load_meta(meta_file):
             meta = json.loads(f.read().decode('utf-8-sig'))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f'{meta_file}: not a JSON metadata file ({err})') from None
+    return checked_meta(meta, meta_file)
+
+
+def checked_meta(meta, meta_file):
+    """`load_meta`'s checks of a metadata dict (read from ``meta_file``)."""
     names = meta.get('class_names') if isinstance(meta, dict) else None
     if not (isinstance(names, list) and names and all(isinstance(n, str) and n.strip()
                                                       for n in names)):
@@ -280,6 +304,12 @@ def select_records(records, strict=False, max_length=MAX_LENGTH):
     Returns:
         (ids, sequences), both lists.
     """
+    if all(0 < len(sequence) <= max_length for _, sequence in records):
+        try:                                   # all valid (the usual case): one vectorised check
+            pfam_loader.check_sequences([sequence for _, sequence in records])
+            return [i for i, _ in records], [sequence for _, sequence in records]
+        except DataError:
+            pass                               # each record on its own, below
     ids, sequences, skipped = [], [], 0
     for record_id, sequence in records:
         try:
@@ -357,14 +387,23 @@ def length_notes(sequences, meta):
     return np.where(short, 'short', np.where(long, 'long', '')).tolist()
 
 
-def top_k_table(ids, probabilities, class_names, k, notes=None):
-    """Rows ``[id, family, probability, family_2, probability_2, ..., (note)]`` and the header."""
+def top_k_table(ids, probabilities, class_names, k, notes=None, scores=None, threshold=0.0,
+                min_probability=0.0):
+    """Rows ``[id, family, probability, family_2, probability_2, ..., (score), (note)]`` and the
+    header; ``family`` is ``none`` where ``scores`` (given: the open-set check's, in bits) are
+    below ``threshold`` or the top probability is below ``min_probability``."""
     k = min(k, probabilities.shape[1])
+    top = probabilities.max(1)
+    rejected = top < min_probability
+    if scores is not None:
+        rejected |= np.asarray(scores) < threshold
     order = np.argsort(-probabilities, axis=1, kind='stable')[:, :k]
     header = ['id']
     for rank in range(1, k + 1):
         suffix = '' if rank == 1 else f'_{rank}'
         header += [f'family{suffix}', f'probability{suffix}']
+    if scores is not None:
+        header.append('score')
     if notes is not None:
         header.append('note')
     rows = []
@@ -372,6 +411,10 @@ def top_k_table(ids, probabilities, class_names, k, notes=None):
         row = [record_id]
         for j in order[i]:
             row += [class_names[j], f'{probabilities[i, j]:.6f}']
+        if rejected[i]:
+            row[1] = NONE
+        if scores is not None:
+            row.append(f'{scores[i]:.1f}')
         if notes is not None:
             row.append(notes[i])
         rows.append(row)
@@ -381,11 +424,11 @@ def top_k_table(ids, probabilities, class_names, k, notes=None):
 def create_parser():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--model', nargs='+', default=DEFAULT_ENSEMBLE,
-                        help='a .keras model written by hw6_base.py; several: an ensemble (the '
-                             'mean of their probabilities). Default: the committed reference '
-                             'models of rotation 0, one of each type (results/ensembles.md: '
-                             'its accuracy and speed)')
+    parser.add_argument('--model', nargs='+', default=[DEFAULT_MODEL],
+                        help='a .keras model written by hw6_base.py, several (an ensemble: the '
+                             'mean of their probabilities), or one .npz written by open_set.py '
+                             '(NumPy, with the open-set check). Default: rotation 0\'s MHA as '
+                             '.npz (docs/predict.md: its accuracy, "none" rates and speed)')
     parser.add_argument('--input', required=True,
                         help='FASTA, CSV with a sequence (or string) column, or one sequence per '
                              'line')
@@ -406,6 +449,14 @@ def create_parser():
     parser.add_argument('--strict', action='store_true',
                         help='an invalid or too long record is an error instead of being '
                              'skipped')
+    parser.add_argument('--threshold', type=float, default=0.0,
+                        help='.npz models: family "none" when the score (bits above the '
+                             'family\'s calibrated threshold) is below this; higher: fewer '
+                             'other-family sequences assigned, fewer in-family ones right '
+                             '(results/open_set/open_set.md: the curve); -inf: never none')
+    parser.add_argument('--min_probability', type=float, default=0.0,
+                        help='family "none" when the top probability is below this (any model; '
+                             '0: never)')
     parser.add_argument('--meta', default=None,
                         help='metadata JSON with class_names (default: {model}_meta.json; one '
                              'model only); refused when it belongs to another model')
@@ -417,6 +468,13 @@ def main(argv=None):
     args = create_parser().parse_args(argv)
     if args.top_k < 1 or args.batch < 1 or args.max_length < 1:
         raise DataError('--top_k, --batch and --max_length must be positive')
+    if not 0 <= args.min_probability <= 1:
+        raise DataError(f'--min_probability must be in [0, 1], got {args.min_probability}')
+    if any(path.endswith(NUMPY_SUFFIX) for path in args.model):
+        return main_numpy(args)
+    if args.threshold != 0:
+        raise DataError('--threshold goes with a .npz model (open_set.py writes one); '
+                        '--min_probability works with any')
     if args.meta and len(args.model) > 1:
         raise DataError('--meta goes with a single --model (an ensemble uses each model\'s '
                         'own metadata)')
@@ -452,25 +510,74 @@ def main(argv=None):
     probabilities = predict_sequences(models, sequences, args.batch, growth=args.bucket_growth,
                                       verbose=1 if args.out and len(ids) > 20000 else 0)
     seconds = time.time() - started
-    header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes)
+    header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes,
+                               min_probability=args.min_probability)
+    write_rows(args.out, header, rows)
+    print(f'predict.py: {len(ids):,} sequences in {seconds:.2f} s '
+          f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s)', file=sys.stderr)
+    return 0
 
+
+def main_numpy(args):
+    """predict.py with a .npz model: NumPy inference, then the open-set check (when the file
+    has profiles), without TensorFlow."""
+    if len(args.model) > 1:
+        raise DataError(f'a {NUMPY_SUFFIX} model goes alone (no ensemble): {" ".join(args.model)}')
+    if args.meta:
+        raise DataError(f'--meta: a {NUMPY_SUFFIX} model carries its own metadata')
+    path = args.model[0]
+    if not os.path.isfile(path):
+        raise DataError(f'{path}: no such model file')
+    numpy_model.reuse_freed_memory()
+    model = numpy_model.NumpyModel.load(path)          # ValueError: one line
+    meta = checked_meta(model.meta, path)
+    if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
+        raise DataError(f'{path}: its metadata does not match its {fileio.CONTENT_HASH_KEY}; '
+                        'rewrite it with open_set.py')
+    if args.out:
+        check_output(args.out, {'input': args.input, 'model': path})
+    records = read_sequences(args.input)
+    warn_duplicate_ids(records)
+    ids, sequences = select_records(records, args.strict, args.max_length)
+    notes = length_notes(sequences, meta)
+    started = time.time()
+    probabilities, _ = model.predict(sequences)
+    scores = None
+    if model.profiles is not None and model.open_set is not None and \
+            args.threshold != -np.inf:
+        import profile_check
+        profiles = profile_check.profiles_from_bytes(model.profiles, path)
+        predicted = probabilities.argmax(1)
+        thresholds = np.asarray(model.open_set['thresholds'])
+        scores = profile_check.family_scores(profiles, sequences, predicted,
+                                             model.open_set['unfiltered']) - thresholds[predicted]
+    seconds = time.time() - started
+    header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes,
+                               scores, args.threshold, args.min_probability)
+    write_rows(args.out, header, rows)
+    none = sum(row[1] == NONE for row in rows)
+    print(f'predict.py: {len(ids):,} sequences in {seconds:.2f} s '
+          f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s), {none:,} of them none',
+          file=sys.stderr)
+    return 0
+
+
+def write_rows(out, header, rows):
+    """The CSV to ``out`` (atomically; a device or fifo written in place) or standard output."""
     def write(handle):
         writer = csv.writer(handle, lineterminator='\n')
         writer.writerow(header)
         writer.writerows(rows)
     try:
-        if args.out and os.path.exists(args.out) and not os.path.isfile(args.out):
-            with open(args.out, 'w') as handle:         # a device or fifo: never replaced
+        if out and os.path.exists(out) and not os.path.isfile(out):
+            with open(out, 'w') as handle:         # a device or fifo: never replaced
                 write(handle)
-        elif args.out:
-            pfam_loader.atomic_write(args.out, write, 'w')
+        elif out:
+            pfam_loader.atomic_write(out, write, 'w')
         else:
             write(sys.stdout)
     except OSError as err:
-        raise DataError(f'--out {args.out}: {fileio.one_line(err)}') from None
-    print(f'predict.py: {len(ids):,} sequences in {seconds:.2f} s '
-          f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s)', file=sys.stderr)
-    return 0
+        raise DataError(f'--out {out}: {fileio.one_line(err)}') from None
 
 
 if __name__ == '__main__':

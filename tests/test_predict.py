@@ -496,14 +496,17 @@ def test_an_ensemble_of_models_with_other_classes_is_refused(trained, tmp_path, 
 
 
 @pytest.mark.slow
-def test_the_default_model_is_the_committed_reference_ensemble(trained, tmp_path, capsys):
-    """No --model: the three reference models of rotation 0 (results/pfam46), all committed."""
-    assert predict.create_parser().parse_args(['--input', 'x']).model == predict.DEFAULT_ENSEMBLE
+def test_the_reference_ensemble_is_committed(trained, tmp_path):
+    """The three reference models of rotation 0 (results/pfam46), the default before the
+    open-set check, still predict as an ensemble."""
+    assert predict.create_parser().parse_args(['--input', 'x']).model == [predict.DEFAULT_MODEL]
+    assert os.path.basename(predict.DEFAULT_MODEL) == 'mha_rot0.npz'
     assert [os.path.basename(p) for p in predict.DEFAULT_ENSEMBLE] == [
         'rnn_rot0.keras', 'gru_rot0.keras', 'mha_rot0.keras']
     _, dat = trained
     fasta = _fasta(tmp_path / 'in.fa', dat, n=4)
-    assert predict.main(['--input', fasta, '--out', str(tmp_path / 'out.csv')]) == 0
+    assert predict.main(['--model', *predict.DEFAULT_ENSEMBLE, '--input', fasta,
+                         '--out', str(tmp_path / 'out.csv')]) == 0
     table = pd.read_csv(tmp_path / 'out.csv')
     names = json.load(open(predict.meta_path(predict.DEFAULT_ENSEMBLE[0])))['class_names']
     assert len(table) == 4 and set(table['family']) <= set(names) and len(names) == 46
