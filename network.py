@@ -27,6 +27,8 @@ model carries an explicit boolean mask derived from the tokens through every dow
 The same sequence therefore gets the same prediction whether it is padded to its bucket or to
 ``len_max`` (checked by the tests).
 """
+import contextlib
+import io
 import operator
 import os
 import weakref
@@ -358,18 +360,28 @@ def small_test_model(model_type, n_tokens=26, n_classes=5, **overrides):
 
 
 def render_model(model, path, dpi=96):
-    """Write ``keras.utils.plot_model(model, show_shapes=True)`` to ``path`` (PNG).
+    """Write ``keras.utils.plot_model(model, show_shapes=True)`` to ``path`` (PNG). Keras draws
+    right-angled edges (``splines='ortho'``), whose router in graphviz aborts on some graphs
+    ("Trapezoid-table overflow"); such a graph is drawn again with straight edge segments.
 
     Raises:
-        RuntimeError: pydot or the graphviz ``dot`` binary is missing.
+        RuntimeError: pydot or the graphviz ``dot`` binary is missing, or ``dot`` fails.
     """
     import shutil
     if shutil.which('dot') is None:
         raise RuntimeError('plot_model needs the graphviz binary "dot" (./setup.sh installs it)')
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    keras.utils.plot_model(model, to_file=path, show_shapes=True, show_layer_names=True,
-                           expand_nested=False, dpi=dpi)
-    return path
+    for splines in ('ortho', 'polyline'):
+        said = io.StringIO()                    # pydot prints dot's complaint before raising
+        try:
+            with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+                keras.utils.plot_model(model, to_file=path, show_shapes=True, dpi=dpi,
+                                       show_layer_names=True, expand_nested=False,
+                                       splines=splines)
+            return path
+        except AssertionError as err:           # pydot: "dot" ... returned code: -6
+            failure = ' '.join(str(err).split())[:200]
+    raise RuntimeError(f'graphviz could not draw {model.name}: {failure}')
 
 
 #: model → {ids of the other ensemble members (none: ``()``) → (weak references to all members,
