@@ -27,6 +27,7 @@ import time
 import artefacts
 import fileio
 import profile_check
+from parser import add_rotation_arguments
 from pfam_loader import DataError
 
 NAME = 'HMMER 3 profiles (pyhmmer hmmscan)'
@@ -100,11 +101,7 @@ def scan_command(args):
 def create_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    import pfam_loader
-    parser.add_argument('--dataset', default=pfam_loader.DEFAULT_BASEDIR)
-    parser.add_argument('--version', default=pfam_loader.DEFAULT_VERSION)
-    parser.add_argument('--rotations', type=int, nargs='+',
-                        default=list(range(pfam_loader.N_FOLDS)))
+    add_rotation_arguments(parser)
     parser.add_argument('--others', default=None,
                         help='other-family sequences (default: data/pfam_others, odd accessions)')
     parser.add_argument('--save_hmms', default=None,

@@ -143,7 +143,7 @@ def main_result(args):
         'model': os.path.relpath(args.model, ROOT), 'out': os.path.relpath(args.out, ROOT),
         'rotation': args.rotation, 'dataset': args.dataset, 'version': args.version,
         'machine': fileio.machine(), 'commit': artefacts.commit(), 'date': time.strftime('%Y-%m-%d'),
-        'command': 'python open_set.py ' + ' '.join(args.argv),
+        'command': ' '.join(['python open_set.py', *args.argv]),
         'numpy_vs_keras_max_abs_difference': deviation,
         'sequences': {'test': len(parts['test']), 'valid': len(parts['valid']),
                       'even_others': len(others['even']), 'odd_others': len(others['odd'])},

@@ -72,6 +72,15 @@ positive_int = _argparse_type(settings.POSITIVE)
 growth_factor = _argparse_type(settings.GROWTH)
 
 
+def add_rotation_arguments(parser):
+    """``--dataset``, ``--version`` and ``--rotations`` (default: every rotation), as the
+    baselines (svm_baseline.py, hmmer_baseline.py) take them."""
+    parser.add_argument('--dataset', default=settings.DEFAULTS['dataset'])
+    parser.add_argument('--version', default=settings.DEFAULTS['version'])
+    parser.add_argument('--rotations', type=int, nargs='+', default=list(settings.ROTATIONS))
+    return parser
+
+
 def _environment_default(name, parser):
     """The default of setting ``name``, from its environment variable when that is set."""
     variable = _ENVIRONMENT_DEFAULTS.get(name)

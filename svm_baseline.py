@@ -20,7 +20,7 @@ import numpy as np
 
 import fileio
 import pfam_loader
-from parser import positive_int
+from parser import add_rotation_arguments, positive_int
 
 NAME = '3-mer linear SVM'
 
@@ -68,10 +68,7 @@ def _finished(path, result):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--dataset', default=pfam_loader.DEFAULT_BASEDIR)
-    parser.add_argument('--version', default=pfam_loader.DEFAULT_VERSION)
-    parser.add_argument('--rotations', type=int, nargs='+',
-                        default=list(range(pfam_loader.N_FOLDS)))
+    add_rotation_arguments(parser)
     parser.add_argument('--k', type=int, default=3, help='k-mer length')
     parser.add_argument('--jobs', type=positive_int, default=1,
                         help='processes that share the one-vs-rest problems (for many families)')
