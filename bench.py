@@ -10,6 +10,12 @@ graphs and fill the caches; and inference throughput of `network.predict_probabi
 path of predict.py) on the test fold, the median of 3 passes after a warm-up pass. Close other work first: the numbers are wall-clock.
 Writes ``--out`` (JSON) and a markdown table next to it (same name, ``.md``).
 
+``--predict`` times predict.py's default beside HMMER's ``hmmscan`` (pyhmmer in a lean Python
+process, `HMMSCAN`) end to end, each as a whole process (start, imports, model or profile loading, inference,
+writing), on the same sequences (rotation 0's test fold and the other families of odd accession
+numbers) and the same 46 families (the profiles stored in the .npz model) → CPU seconds per
+sequence in ``results/bench_predict.{json,md}``.
+
 ``--scale course`` measures the course's scale instead (`bench_course`): build time and peak
 memory, bytes on disk, load time, batch shapes vs padding, and for ``args_{type}_course.txt``
 training samples/s, inference sequences/s and the accuracy of the committed course-scale runs
@@ -232,9 +238,22 @@ def main(argv=None):
                         help='demo data, 3 steps, 100 sequences: a smoke test')
     parser.add_argument('--scale', choices=('benchmark', 'course'), default='benchmark',
                         help='course: the course-scale report (needs ' + COURSE_SOURCE + ')')
-    parser.add_argument('--out', help='JSON report (default results/bench.json, or '
-                                      'results/bench_course.json with --scale course)')
+    parser.add_argument('--predict', action='store_true',
+                        help='predict.py\'s default vs hmmscan, CPU seconds per sequence')
+    parser.add_argument('--repeats', type=int, default=3, help='--predict: runs of each')
+    parser.add_argument('--out', help='JSON report (default results/bench.json, '
+                                      'results/bench_course.json with --scale course, '
+                                      'results/bench_predict.json with --predict)')
     args = parser.parse_args(argv)
+    if args.predict:
+        import numpy_model
+        report = bench_predict(numpy_model.DEFAULT_FILE, args.dataset, args.version,
+                               max(1, args.repeats), os.path.join(ROOT, 'runs', 'bench_predict'))
+        report.update(machine=fileio.machine(), date=time.strftime('%Y-%m-%d'),
+                      commit=artefacts.commit(), command='python bench.py ' + ' '.join(
+                          sys.argv[1:] if argv is None else argv))
+        return _write(args.out or 'results/bench_predict.json', report,
+                      predict_markdown(report))
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     command = 'python bench.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     if args.scale == 'course':
@@ -265,6 +284,106 @@ def main(argv=None):
               'machine': _machine(), 'batch': args.batch, 'steps': steps,
               'timed_passes': TIMED_PASSES, 'models': models, 'command': command}
     return _write(args.out or 'results/bench.json', report, markdown(report))
+
+
+#: hmmscan as its own lean process (pyhmmer alone, none of the suite's imports): the profiles,
+#: the FASTA, then ``id,family,evalue`` of each sequence's best hit
+HMMSCAN = '''
+import csv, sys
+import pyhmmer
+alphabet = pyhmmer.easel.Alphabet.amino()
+with pyhmmer.plan7.HMMFile(sys.argv[1]) as f:
+    profiles = list(f)
+with pyhmmer.easel.SequenceFile(sys.argv[2], digital=True, alphabet=alphabet) as f:
+    sequences = f.read_block()
+with open(sys.argv[3], 'w', newline='') as out:
+    writer = csv.writer(out, lineterminator='\\n')
+    writer.writerow(['id', 'family', 'evalue'])
+    for sequence, hits in zip(sequences, pyhmmer.hmmer.hmmscan(sequences, profiles, cpus=1)):
+        best = min(hits, key=lambda hit: hit.evalue) if len(hits) else None
+        writer.writerow([sequence.name, best.name if best else 'none',
+                         f'{best.evalue:.3g}' if best else 'inf'])
+'''
+
+
+def _child_cpu(command, env=None):
+    """CPU seconds (user + system, the process and its children) and wall seconds of one run
+    of ``command``; its output is discarded, a failure is an error."""
+    import resource
+    import subprocess
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise RuntimeError(f'{" ".join(command)} failed: {done.stderr.strip()[-300:]}')
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def bench_predict(model, dataset, version, repeats, folder):
+    """predict.py's default vs hmmscan on the same sequences: the best of ``repeats`` runs of
+    each, alternated (the machine's load changes both alike)."""
+    import numpy_model
+    import profile_check
+    os.makedirs(folder, exist_ok=True)
+    light = numpy_model.NumpyModel.load(model)
+    rotation = light.open_set['rotation']
+    dat = pfam_loader.load_rotation(dataset, rotation, version)
+    sequences = [pfam_loader.decode(row) for row in dat['ins_test']]
+    others = profile_check.other_sequences(held_out=True)
+    fasta = os.path.join(folder, 'input.fasta')
+    pfam_loader.atomic_write(fasta, lambda f: f.write(''.join(
+        f'>in{i}\n{s}\n' for i, s in enumerate(sequences))
+        + ''.join(f'>other{i}\n{s}\n' for i, s in enumerate(others))), 'w')
+    hmms = os.path.join(folder, 'profiles.hmm')
+    pfam_loader.atomic_write(hmms, lambda f: f.write(light.profiles))
+    commands = {
+        'predict.py (default: NumPy MHA + profile check)':
+            [sys.executable, 'predict.py', '--model', model, '--input', fasta,
+             '--out', os.path.join(folder, 'predict.csv')],
+        'hmmscan (pyhmmer, one thread; best hit, E-value)':
+            [sys.executable, '-c', HMMSCAN, hmms, fasta, os.path.join(folder, 'hmmscan.csv')]}
+    ensemble = [os.path.join(ROOT, 'results', 'pfam46', f'{model_type}_rot{rotation}.keras')
+                for model_type in DEFAULT_TYPES]
+    if all(os.path.isfile(path) for path in ensemble):     # once: it takes far longer
+        commands['predict.py --model (the three Keras models of the rotation, the former '
+                 'default; once)'] = [sys.executable, 'predict.py', '--model', *ensemble,
+                                      '--input', fasta,
+                                      '--out', os.path.join(folder, 'ensemble.csv')]
+    runs = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            if runs[name] and 'once' in name:
+                continue
+            runs[name].append(_child_cpu(command))
+            pfam_loader.log(f'{name}: {runs[name][-1][0]:.2f} CPU s, {runs[name][-1][1]:.2f} s')
+    n = len(sequences) + len(others)
+    rows = [{'program': name, 'cpu_s': min(c for c, _ in values),
+             'cpu_s_per_sequence': min(c for c, _ in values) / n,
+             'wall_s': min(w for _, w in values), 'runs_cpu_s': [round(c, 2) for c, _ in values]}
+            for name, values in runs.items()]
+    return {'sequences': n, 'in_family': len(sequences), 'others': len(others),
+            'families': len(light.class_names), 'model': os.path.relpath(model, ROOT),
+            'rotation': rotation, 'repeats': repeats, 'programs': rows,
+            'ratio': rows[0]['cpu_s'] / rows[1]['cpu_s']}         # predict.py / hmmscan
+
+
+def predict_markdown(report):
+    rows = [[r['program'], f'{r["cpu_s"]:.2f}', f'{1000 * r["cpu_s_per_sequence"]:.3f}',
+             f'{r["wall_s"]:.2f}', ', '.join(map(str, r['runs_cpu_s']))]
+            for r in report['programs']]
+    return '\n'.join(
+        [f'predict.py vs hmmscan, whole processes (`{report["command"]}`; {report["date"]}, '
+         f'commit {report["commit"]}, {report["machine"]}): {report["sequences"]:,} sequences '
+         f'(rotation {report["rotation"]}\'s test fold, {report["in_family"]:,}, and '
+         f'{report["others"]:,} of the other families of odd accession numbers), '
+         f'{report["families"]} families; the best of {report["repeats"]} runs each, '
+         'alternated.', '']
+        + fileio.markdown_table(['program', 'CPU s', 'CPU ms per sequence', 'wall s',
+                                 'CPU s of each run'], rows)
+        + ['', f'predict.py / hmmscan CPU: **{report["ratio"]:.2f}**', '']) 
 
 
 def _machine():
