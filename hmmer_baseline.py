@@ -14,8 +14,7 @@ Writes a JSON (per rotation: test accuracy of the best hit, in-family sequences 
 other-family sequences assigned at the E-value cut, CPU seconds per sequence of the scan and of
 the build), after every rotation; a rerun of the same command skips the rotations in it.
 ``--hmms FILE --input SEQUENCES`` scans sequences against saved profiles (``--save_hmms`` of a
-rotation), writing ``id,family,evalue`` like predict.py: the end-to-end process that
-``bench.py --predict`` times beside predict.py.
+rotation), writing ``id,family,evalue`` (family ``none`` above ``--evalue``), like predict.py.
 """
 import argparse
 import csv
