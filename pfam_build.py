@@ -30,6 +30,7 @@ builders) when the suite is there.
 """
 import contextlib
 import glob
+import itertools
 import json
 import math
 import os
@@ -67,14 +68,21 @@ def build_lock_path(basedir, version=''):
 
 
 # ---------------------------------------------------------------- replacing a dataset whole
+_steps_taken = itertools.count(1)
+
+
 def _step(what):
-    """Test hook: with ``$PFAM_BUILD_TEST_PAUSE`` set (seconds), log each step of writing and
-    switching a dataset and pause after it, so that a test can kill a build between any two
-    steps. Without it, nothing."""
+    """Test hook: with ``$PFAM_BUILD_TEST_PAUSE`` set, log each step of writing and switching a
+    dataset and pause after it, so that a test can kill a build between any two steps: ``S``
+    pauses S seconds after every step, ``S@N`` after the N-th step only (from 1). Without it,
+    nothing."""
     pause = os.environ.get(TEST_PAUSE_VARIABLE)
     if pause:
+        number = next(_steps_taken)
         log(f'build step: {what}')
-        time.sleep(float(pause))
+        seconds, _, only = pause.partition('@')
+        if not only or int(only) == number:
+            time.sleep(float(seconds))
 
 
 @contextlib.contextmanager

@@ -89,12 +89,12 @@ def test_a_killed_replacement_leaves_the_old_or_the_new_dataset_whole(old_and_ne
     for number, step in enumerate(steps):
         shutil.rmtree(out)
         shutil.copytree(old_dir, out)
-        process = _rebuild(source, out, pause=0.2)
+        process = _rebuild(source, out, pause=f'1@{number + 1}')     # after that step only
         seen = 0
         for line in process.stderr:
             seen += line.startswith('build step:')
             if seen == number + 1:
-                process.send_signal(signal.SIGKILL)     # during the pause after that step
+                process.send_signal(signal.SIGKILL)     # during the pause after it
                 break
         process.communicate()
         assert process.returncode == -signal.SIGKILL, f'the build ended before step {step!r}'
@@ -115,7 +115,7 @@ def test_a_killed_replacement_leaves_the_old_or_the_new_dataset_whole(old_and_ne
     window = time.time() - split
     assert process.returncode == 0
     rng = random.Random(5)
-    for trial in range(4):
+    for trial in range(3):
         shutil.rmtree(out)
         shutil.copytree(old_dir, out)
         delay = rng.uniform(0, 1.1 * window)
