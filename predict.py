@@ -13,8 +13,9 @@ a sequence whose score is below ``--threshold`` (default 0) gets the family ``no
 
 Input: FASTA (multi-line records fine), a CSV with a ``sequence`` column (and optionally ``id``),
 or plain text with one sequence per line. Output: CSV with columns ``id,family,probability``
-(top 1), ``family_2,probability_2 ...`` up to ``--top_k``, ``score`` (models with the open-set
-check), then ``note``; ``family`` is the Pfam accession, or ``none``. ``note`` is ``short`` for a sequence shorter than any in training (the metadata's
+(top 1), ``family_2,probability_2 ...`` up to ``--top_k``, ``network_family,score`` (models
+with the open-set check: the network's top family, kept when ``family`` is ``none``, and its
+score), then ``note``; ``family`` is the Pfam accession, or ``none``. ``note`` is ``short`` for a sequence shorter than any in training (the metadata's
 ``len_min``; without it, shorter than 15 residues: the 46-family benchmark's shortest has 18),
 ``long`` for one longer than any (``len_max``; predicted whole, the network takes any length),
 else empty. Class names come from ``{model}_meta.json``, which hw6_base.py writes beside every
@@ -389,9 +390,10 @@ def length_notes(sequences, meta):
 
 def top_k_table(ids, probabilities, class_names, k, notes=None, scores=None, threshold=0.0,
                 min_probability=0.0):
-    """Rows ``[id, family, probability, family_2, probability_2, ..., (score), (note)]`` and the
-    header; ``family`` is ``none`` where ``scores`` (given: the open-set check's, in bits) are
-    below ``threshold`` or the top probability is below ``min_probability``."""
+    """Rows ``[id, family, probability, family_2, probability_2, ..., (network_family, score),
+    (note)]`` and the header; ``family`` is ``none`` where ``scores`` (given: the open-set
+    check's, in bits, of the network's top family, ``network_family``) are below ``threshold``
+    or the top probability is below ``min_probability``."""
     k = min(k, probabilities.shape[1])
     top = probabilities.max(1)
     rejected = top < min_probability
@@ -403,7 +405,7 @@ def top_k_table(ids, probabilities, class_names, k, notes=None, scores=None, thr
         suffix = '' if rank == 1 else f'_{rank}'
         header += [f'family{suffix}', f'probability{suffix}']
     if scores is not None:
-        header.append('score')
+        header += ['network_family', 'score']
     if notes is not None:
         header.append('note')
     rows = []
@@ -413,8 +415,8 @@ def top_k_table(ids, probabilities, class_names, k, notes=None, scores=None, thr
             row += [class_names[j], f'{probabilities[i, j]:.6f}']
         if rejected[i]:
             row[1] = NONE
-        if scores is not None:
-            row.append(f'{scores[i]:.1f}')
+        if scores is not None:                 # the family the score is of (also when none)
+            row += [class_names[order[i][0]], f'{scores[i]:.1f}']
         if notes is not None:
             row.append(notes[i])
         rows.append(row)

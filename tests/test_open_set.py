@@ -144,6 +144,7 @@ def _committed_table(tmp_path, *extra):
 def test_the_default_names_family_members_and_none_for_shuffled_sequences(tmp_path):
     truth, table, stderr = _committed_table(tmp_path)
     assert [row['family'] for row in table] == truth + ['none', 'none']
+    assert [row['network_family'] for row in table[:2]] == truth
     assert float(table[0]['score']) > 0 > float(table[2]['score'])
     assert '2 of them none' in stderr
     _, table, _ = _committed_table(tmp_path, '--threshold=-inf')
@@ -168,9 +169,9 @@ def test_top_k_table_writes_none_below_the_threshold():
     header, rows = predict.top_k_table(['x', 'y', 'z'], probabilities, ['F1', 'F2'], 1,
                                        ['', '', 'short'], scores=np.array([3.0, -1.0, 0.0]),
                                        threshold=0.0, min_probability=0.7)
-    assert header == ['id', 'family', 'probability', 'score', 'note']
+    assert header == ['id', 'family', 'probability', 'network_family', 'score', 'note']
     assert [row[1] for row in rows] == ['F1', 'none', 'F2']
-    assert rows[1] == ['y', 'none', '0.600000', '-1.0', '']
+    assert rows[1] == ['y', 'none', '0.600000', 'F1', '-1.0', '']
 
 
 @needs_pyhmmer
