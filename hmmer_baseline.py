@@ -17,6 +17,7 @@ the build), after every rotation; a rerun of the same command skips the rotation
 rotation), writing ``id,family,evalue`` (family ``none`` above ``--evalue``), like predict.py.
 """
 import argparse
+import collections
 import csv
 import json
 import os
@@ -61,6 +62,9 @@ def evaluate_rotation(dat, others, save=None):
     done = time.process_time()
     truth = [class_names[k] for k in dat['outs_test'][:, 0]]
     result = open_set_figures(families, evalues, truth, others_evalues)
+    missed = collections.Counter(t for f, e, t in zip(families, evalues, truth)
+                                 if f != t or e > E_VALUE)
+    result['missed_by_family'] = dict(missed.most_common())
     result.update(test_sequences=len(test), other_sequences=len(others),
                   build_cpu_s=round(built - started, 2),
                   scan_cpu_s_per_sequence=(done - scanned) / (len(test) + len(others)))

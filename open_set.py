@@ -18,6 +18,7 @@ moves every family's threshold) as open_set_curve.png, with the network's top pr
 alone and HMMER (results/open_set/hmmer_baseline.json, when there) for comparison.
 """
 import argparse
+import collections
 import json
 import os
 import sys
@@ -137,6 +138,9 @@ def main_result(args):
                        profiles=profile_check.profiles_to_bytes(profiles))
 
     test_right, odd_assigned = figures(right['test'], margin['test'], margin['odd'])
+    lost = collections.Counter(class_names[k] for k in
+                               labels['test'][~(right['test'] & (margin['test'] >= 0))])
+    let_in = collections.Counter(class_names[k] for k in predicted['odd'][margin['odd'] >= 0])
     valid_right, even_assigned = figures(right['valid'], margin['valid'], margin['even'])
     keep99 = np.quantile(probability['valid'].max(1), 0.01)
     report = {
@@ -151,6 +155,8 @@ def main_result(args):
         'unfiltered_families': [class_names[k] for k in unfiltered],
         'closed_set_test_accuracy': float(right['test'].mean()),
         'in_family_right': test_right, 'others_assigned': odd_assigned,
+        'in_family_lost_by_family': dict(lost.most_common()),
+        'others_assigned_by_family': dict(let_in.most_common()),
         'calibration': {'valid_right': valid_right, 'even_assigned': even_assigned},
         'probability_alone_at_99pc_validation': dict(zip(
             ('in_family_right', 'others_assigned'),
@@ -191,6 +197,10 @@ def markdown(report, hmmer):
                          '(hmmer_baseline.py)', f'{rotation["in_family_right"]:.4f}',
                          f'{rotation["others_assigned"]:.4f}'])
     lines += fileio.markdown_table(['method', 'in-family right', 'others assigned'], rows)
+    lines += ['', 'In-family sequences lost, by family: ' + ', '.join(
+        f'{name} {count}' for name, count in report['in_family_lost_by_family'].items())
+        + '. Other-family sequences let in, by the family given: ' + ', '.join(
+        f'{name} {count}' for name, count in report['others_assigned_by_family'].items()) + '.']
     lines += ['', f'Families searched without HMMER\'s filters: '
               f'{", ".join(report["unfiltered_families"]) or "none"}. NumPy forward pass vs '
               f'Keras: largest difference of a probability '
