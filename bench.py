@@ -18,7 +18,10 @@ sequence in ``results/bench_predict.{json,md}``.
 
 ``--scale course`` measures the course's scale instead (`bench_course`): build time and peak
 memory, bytes on disk, load time, batch shapes vs padding, and for ``args_{type}_course.txt``
-training samples/s, inference sequences/s and the accuracy of the committed course-scale runs
+training samples/s with bucketed batches and, on the same model and batch size, with every batch
+padded to the full ``len_max`` as the course's ``create_tf_datasets`` gives them (the
+instructor-style baseline; fewer steps, each batch being the same shape), their ratio,
+inference sequences/s and the accuracy of the committed course-scale runs
 (``results/course_scale``) → ``results/bench_course.{json,md}``.
 """
 import argparse
@@ -43,6 +46,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 COURSE_SOURCE = 'data/course_scale.csv.gz'       # made by make_course_scale.py (docs/data.md)
 COURSE_DIR, COURSE_VERSION = 'data/course_scale', 'C'
 TIMED_PASSES = 2        # training rates: the faster of this many timed passes (see _train_rate)
+PADDED_STEP_SHARE = 10  # --scale course: padded batches are timed on steps / this many steps
 
 
 def reference_args(model_type, suffix=''):
@@ -172,10 +176,18 @@ def bench_course(types, steps, warmup, n_infer, source=None):
             bucket_lengths=pfam_loader.default_bucket_lengths(dat['len_max'],
                                                               args.bucket_growth))
         rate = _train_rate(model, train, steps, warmup, args.batch)
+        padded_steps = max(2, steps // PADDED_STEP_SHARE)
+        pfam_loader.log(f'{model_type}: {padded_steps} steps padded to {dat["len_max"]:,} ...')
+        padded, _, _ = pfam_loader.create_tf_datasets(dat, batch=args.batch, repeat=True,
+                                                      bucket=False, shuffle=20000, seed=0)
+        padded_rate = _train_rate(model, padded, padded_steps, 1, args.batch)
         infer = _infer_rate(model, dat['ins_test'][:n_infer])
         row = {'model_type': model_type, 'parameters': model.count_params(),
                'train_samples_per_s': round(rate), 'epoch_minutes': round(
                    len(dat['ins_train']) / rate / 60, 1),
+               'padded_steps': padded_steps,
+               'train_padded_samples_per_s': round(padded_rate, 1),
+               'bucketed_over_padded': round(rate / padded_rate, 1),
                'inference_sequences_per_s': round(infer),
                'valid_test_pass_minutes': round(n_eval / infer / 60, 2)}
         result_path = artefacts.paths(os.path.join(ROOT, args.results_path),
@@ -209,10 +221,12 @@ def course_markdown(report):
              '| bucket growth | batch shapes | padding per residue |', '|---|---|---|']
     lines += [f'| {b["growth"]} | {b["shapes"]} | {b["padding"]:.0%} |' for b in r['buckets']]
     lines += ['', *fileio.markdown_table(
-        ['model (`args_{type}_course.txt`)', 'parameters', 'train samples/s', 'min per epoch',
-         'inference seq/s', 'valid + test pass, min', 'test accuracy (rotation 0)', 'epochs',
-         'training min', 'run peak RSS MB'],
+        ['model (`args_{type}_course.txt`)', 'parameters', 'train samples/s',
+         f'padded to {r["len_max"]:,}', 'ratio', 'min per epoch', 'inference seq/s',
+         'valid + test pass, min', 'test accuracy (rotation 0)', 'epochs', 'training min',
+         'run peak RSS MB'],
         [[m['model_type'], f'{m["parameters"]:,}', f'{m["train_samples_per_s"]:,}',
+          f'{m["train_padded_samples_per_s"]:,}', f'{m["bucketed_over_padded"]}×',
           m['epoch_minutes'], f'{m["inference_sequences_per_s"]:,}', m['valid_test_pass_minutes'],
           m.get('test_accuracy', '–'), m.get('epochs', '–'), m.get('training_minutes', '–'),
           m.get('run_peak_rss_mb') or '–'] for m in r['models']])]
