@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-import pfam_tokens
+import pfam_loader
 
 def _elu(x):
     """ELU in place (``x``: a float32 array nobody needs any more): max(x, 0) + exp(min(x, 0)) - 1,
@@ -246,14 +246,14 @@ class NumpyModel:
         a, arch = self.arrays, self.architecture
         batch, length = tokens.shape
         real = -(-lengths // self.stride)               # real steps of each row after the Conv1D
-        before = np.full((batch, self.kernel_width - 1), pfam_tokens.N_TOKENS, tokens.dtype)
+        before = np.full((batch, self.kernel_width - 1), pfam_loader.N_TOKENS, tokens.dtype)
         padded = np.concatenate([before, tokens], 1)
         x = np.empty((batch, length // self.stride, self.token_table.shape[-1]), np.float32)
         x[:] = self._position_part(length) + a['conv_bias']                # (B, T/s, F)
         for first, paired, table in self.offset_tables:                     # the Conv1D
             index = padded[:, first:length + first:self.stride]                # (B, T/s)
             if paired:
-                index = index * (pfam_tokens.N_TOKENS + 1) + padded[
+                index = index * (pfam_loader.N_TOKENS + 1) + padded[
                     :, first + 1:length + first + 1:self.stride]
             x += table[index]                                                # (B, T/s, F)
         x = ACTIVATIONS[arch['conv_activation']](x)
@@ -306,7 +306,7 @@ class NumpyModel:
                 stop += 1
             rows = order[start:stop]
             longest = lengths[rows[-1]]
-            tokens = pfam_tokens.encode([sequences[i] for i in rows],
+            tokens = pfam_loader.encode([sequences[i] for i in rows],
                                         len_max=int(-(-longest // self.stride) * self.stride))
             probabilities[rows], features[rows] = self._forward(tokens.astype(np.intp),
                                                                 lengths[rows])

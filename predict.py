@@ -352,7 +352,7 @@ def predict_sequences(models, sequences, batch=128, verbose=0, growth=None):
     once, then given to the members together (`network.predict_probabilities`, which batches
     it by length and runs every member on each batch in one compiled call), so that one long
     sequence does not widen the matrix of all the others. ``growth``: of the length buckets
-    (`pfam_tokens.default_bucket_lengths`; default the suite's)."""
+    (`pfam_loader.default_bucket_lengths`; default the suite's)."""
     import keras
 
     import network

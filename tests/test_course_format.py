@@ -360,7 +360,7 @@ import numpy as np
 import pfam_loader
 from positional_encoder import PositionalEncoding
 
-suite = {'fileio', 'pfam_build', 'pfam_formats', 'pfam_tokens'}
+suite = {'fileio', 'pfam_build', 'pfam_formats'}
 out = {'suite_loaded': sorted(suite & set(sys.modules))}
 folders = json.loads(sys.argv[1])
 for name, folder in folders.items():

@@ -20,7 +20,7 @@ from conftest import ROOT
 LAYERS = (
     ('loader', {'pfam_loader'}),
     ('files', {'fileio'}),
-    ('data', {'pfam_tokens', 'pfam_formats', 'pfam_build'}),
+    ('data', {'pfam_formats', 'pfam_build'}),
     ('settings', {'settings'}),
     ('model', {'positional_encoder', 'network', 'numpy_model', 'profile_check'}),
     ('run files', {'artefacts', 'checkpoints'}),
