@@ -45,6 +45,7 @@ DEFAULT_TYPES = job_control.REFERENCE_TYPES
 ROOT = os.path.dirname(os.path.abspath(__file__))
 COURSE_SOURCE = 'data/course_scale.csv.gz'       # made by make_course_scale.py (docs/data.md)
 COURSE_DIR, COURSE_VERSION = 'data/course_scale', 'C'
+COURSE_RESULTS = 'results/course_scale'       # the committed runs whose accuracy is reported
 TIMED_PASSES = 2        # training rates: the faster of this many timed passes (see _train_rate)
 PADDED_STEP_SHARE = 10  # --scale course: padded batches are timed on steps / this many steps
 
@@ -190,7 +191,7 @@ def bench_course(types, steps, warmup, n_infer, source=None):
                'bucketed_over_padded': round(rate / padded_rate, 1),
                'inference_sequences_per_s': round(infer),
                'valid_test_pass_minutes': round(n_eval / infer / 60, 2)}
-        result_path = artefacts.paths(os.path.join(ROOT, args.results_path),
+        result_path = artefacts.paths(os.path.join(ROOT, COURSE_RESULTS),
                                       artefacts.run_name(model_type, 0))['result']
         result, problem = job_control.read_result(result_path)
         if problem not in (None, 'no such file'):
