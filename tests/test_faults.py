@@ -319,6 +319,11 @@ def test_lock_primitives(tmp_path):
 def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_path):
     cli = ['job_control.py', '--results_path', str(tmp_path), '--exp_type', 'rotations',
            '--missing']
+    fake = tmp_path / 'bin'                     # a scheduler that answers: nothing queued
+    fake.mkdir()
+    (fake / 'squeue').write_text('#!/bin/sh\nexit 0\n')
+    (fake / 'squeue').chmod(0o755)
+    path = f'{fake}{os.pathsep}{os.environ["PATH"]}'
     for rotation in (0, 3):
         (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
             pickle.dumps(complete_result(rotation)))
@@ -327,18 +332,19 @@ def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_
     (tmp_path / 'gru_rot2.lock').write_text('pid 1 on gone\n')          # stale: not running
     with open(tmp_path / 'gru_rot4.lock', 'w') as live:
         fcntl.flock(live, fcntl.LOCK_EX | fcntl.LOCK_NB)                # a live holder
-        result = run_cli(*cli)
+        result = run_cli(*cli, env={'PATH': path})
         assert (result.returncode, result.stdout) == (0, '1,2\n')
         for rotation in (1, 2):
             (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
                 pickle.dumps(complete_result(rotation)))
-        result = run_cli(*cli)
+        result = run_cli(*cli, env={'PATH': path})
     assert (result.returncode, result.stdout) == (1, '')
     line = result.stderr.splitlines()[-1]
     assert 'nothing missing' in line and 'done, running or queued' in line
-    assert run_cli(*cli).stdout == '4\n'                               # its holder has gone
+    assert run_cli(*cli, env={'PATH': path}).stdout == '4\n'          # its holder has gone
     shell = subprocess.run(['bash', '-c', f'idx=$({sys.executable} {" ".join(cli)} 2>/dev/null)'
-                            ' && echo submit $idx'], cwd=ROOT, capture_output=True, text=True)
+                            ' && echo submit $idx'], cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, 'PATH': path})
     assert shell.stdout == 'submit 4\n'
 
 
