@@ -18,6 +18,22 @@ import pfam_build  # noqa: E402
 import pfam_formats  # noqa: E402
 import pfam_loader  # noqa: E402
 
+#: The longest tests (a minute or more of one core each), started first: pytest-xdist hands each
+#: worker a share of the tests in their order and idle workers take work from busy ones, so a
+#: long test that starts last leaves the other cores idle at the end.
+LONGEST_FIRST = ('test_run_experiment.py::test_demo_builds',
+                 'test_dataset_publish.py::test_a_killed_replacement')
+
+
+def pytest_collection_modifyitems(config, items):
+    """`LONGEST_FIRST` in its order, then the other slow tests, then the fast ones; else in
+    file order."""
+    def rank(item):
+        first = [k for k, name in enumerate(LONGEST_FIRST) if name in item.nodeid]
+        return first[0] if first else len(LONGEST_FIRST) + (item.get_closest_marker('slow') is None)
+    items.sort(key=rank)
+
+
 #: The tiny preset (settings.PRESETS['tiny']): driver runs on the demo data in seconds.
 TINY = ['--preset', 'tiny']
 
