@@ -139,9 +139,14 @@ def _spell(numbers):
 
 # ---------------------------------------------------------------- Figure 0
 def figure0(results, out_dir):
-    """plot_model diagram of one model per type (the saved model, else rebuilt from its args)."""
+    """plot_model diagram of one model per type (the saved model, else rebuilt from its args),
+    without TensorFlow's start-up lines (`fileio.filtered_stderr`)."""
     with fileio.filtered_stderr(fileio.tensorflow_noise()):
-        import network                # deferred: Keras is needed for Figure 0 only
+        return _figure0(results, out_dir)
+
+
+def _figure0(results, out_dir):
+    import network                    # deferred: Keras is needed for Figure 0 only
     written = []
     for model_type in model_types(results):
         result = results[min((k for k in results if k[0] == model_type), key=lambda k: k[1])]

@@ -167,16 +167,24 @@ def content_hash(record, exclude=(CONTENT_HASH_KEY,)):
 TENSORFLOW_START_NOISE = ('All log messages before absl::InitializeLog() is called',
                           'cudart_stub.cc', 'cpu_feature_guard.cc',
                           'To enable the following instructions')
-#: ... and on a machine whose GPUs were hidden on purpose (CUDA_VISIBLE_DEVICES '' or -1).
+#: ... and on a machine with no NVIDIA device, or whose GPUs were hidden on purpose
+#: (CUDA_VISIBLE_DEVICES '' or -1): the CUDA build's complaint that there is no GPU.
 TENSORFLOW_NO_GPU_NOISE = ('cuda_platform.cc', 'failed call to cuInit')
+
+
+def nvidia_device_present():
+    """Whether this machine has an NVIDIA device file (``/dev/nvidia0`` ...)."""
+    import glob
+    return bool(glob.glob('/dev/nvidia[0-9]*'))
 
 
 def tensorflow_noise():
     """The fragments `filtered_stderr` drops while TensorFlow starts in this process: none with
-    ``TF_CPP_MIN_LOG_LEVEL=0`` (show everything), the cuInit error only when no GPU is wanted."""
+    ``TF_CPP_MIN_LOG_LEVEL=0`` (show everything), the cuInit error only where no GPU can be
+    wanted (where one can, that error says it is not usable)."""
     if os.environ.get('TF_CPP_MIN_LOG_LEVEL', '') == '0':
         return ()
-    no_gpu = os.environ.get('CUDA_VISIBLE_DEVICES') in ('', '-1')
+    no_gpu = os.environ.get('CUDA_VISIBLE_DEVICES') in ('', '-1') or not nvidia_device_present()
     return TENSORFLOW_START_NOISE + (TENSORFLOW_NO_GPU_NOISE if no_gpu else ())
 
 

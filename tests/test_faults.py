@@ -565,8 +565,11 @@ def test_filtered_stderr_drops_native_noise_lines_and_keeps_the_rest(capfd, monk
                     b'another\n')
     assert capfd.readouterr().err == 'a real problem\nanother\n'
     monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0')       # a GPU is wanted: its error stays
+    monkeypatch.setattr(fileio, 'nvidia_device_present', lambda: True)
     with fileio.filtered_stderr(fileio.tensorflow_noise()):
         os.write(2, b'E0000 cuda_platform.cc:52] failed call to cuInit: 303\n')
     assert 'cuInit' in capfd.readouterr().err
+    monkeypatch.setattr(fileio, 'nvidia_device_present', lambda: False)   # none to want
+    assert fileio.TENSORFLOW_NO_GPU_NOISE[0] in fileio.tensorflow_noise()
     monkeypatch.setenv('TF_CPP_MIN_LOG_LEVEL', '0')       # everything asked for
     assert fileio.tensorflow_noise() == ()
