@@ -1,7 +1,8 @@
 """Pfam data layer: the course's loader API on Keras 3, rotations, tf.data pipelines, the CLI.
 
 This file works copied alone beside a student's script (with `positional_encoder.py`): it
-imports NumPy and pandas (TensorFlow only inside `create_tf_datasets`) and no other file of the
+imports NumPy, pandas where a table is read (not at import: predict.py needs none) and
+TensorFlow only inside `create_tf_datasets`, and no other file of the
 suite. The suite's modules take their shared primitives from here: `DataError`, `log`,
 `atomic_write`, `open_text`, `load_pickle` (re-exported by `fileio`), the vocabulary and padding
 helpers, the dataset file names.
@@ -69,7 +70,6 @@ import tempfile
 import zlib
 
 import numpy as np
-import pandas as pd
 
 ROTATION_KEYS = ('ins_train', 'outs_train', 'ins_valid', 'outs_valid', 'ins_test', 'outs_test',
                  'len_max', 'n_tokens', 'out_index_word', 'out_word_index', 'rotation', 'n_classes')
@@ -472,6 +472,7 @@ def read_fold_csv(path):
     Sequences are upper-cased and stripped, labels stripped. Raises `DataError` (one line) for a
     file that is empty, not a CSV, a damaged gzip file or lacks the columns.
     """
+    import pandas as pd
     try:
         with open(path, 'rb') as f:
             data = f.read()
@@ -591,6 +592,7 @@ def rotation_folds(rotation, nfolds=N_FOLDS, ntrain_folds=3):
 def load_pfam_dataset(basedir=DEFAULT_BASEDIR, rotation=0, nfolds=N_FOLDS, ntrain_folds=3,
                       version=''):
     """``{'train', 'valid', 'test'}`` DataFrames (``string``, ``label``) of one rotation."""
+    import pandas as pd
     train, valid, test = rotation_folds(rotation, nfolds, ntrain_folds)
     return {split: pd.concat([load_pfam_file(basedir, k, version) for k in folds],
                              ignore_index=True)
@@ -716,6 +718,7 @@ def _check_folds_match(basedir, version, metadata, hashes):
 
 def _assemble(frames, classes, rotation, nfolds, ntrain_folds, source):
     """The rotation dict from the fold DataFrames and the ordered class names."""
+    import pandas as pd
     word_index = {c: i for i, c in enumerate(classes)}
     len_max = max(int(frame['string'].str.len().max()) for frame in frames)
     dat = {'rotation': int(rotation), 'len_max': len_max, 'n_tokens': N_TOKENS,

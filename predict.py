@@ -112,19 +112,24 @@ def read_sequences(path):
     if not lines:
         raise pfam_loader.DataError(f'{path}: empty input')
     if lines[0].lstrip().startswith('>'):
-        from Bio.SeqIO.FastaIO import SimpleFastaParser
-        try:
-            return [((title.split() or [f'record{i + 1}'])[0], sequence.replace(' ', ''))
-                    for i, (title, sequence) in enumerate(SimpleFastaParser(
-                        io.StringIO(text.lstrip())))]
-        except ValueError as err:                       # Biopython's malformed FASTA
-            raise pfam_loader.DataError(f'{path}: not readable as FASTA '
-                                        f'({fileio.one_line(err)})') from None
+        return [((title.split() or [f'record{i + 1}'])[0], sequence)
+                for i, (title, sequence) in enumerate(fasta_records(text.lstrip()))]
     header = [cell.strip().lower() for cell in lines[0].split(',')]
     column = next((name for name in SEQUENCE_COLUMNS if name in header), None)
     if column:
         return _read_csv_sequences(path, text, column)
     return [(f'line{i + 1}', line.strip()) for i, line in enumerate(lines)]
+
+
+def fasta_records(text):
+    """``[(title, sequence)]`` of FASTA ``text`` (starting with ``>``): the title line without
+    its ``>``, the lines up to the next title joined with all whitespace removed (what
+    Biopython's SimpleFastaParser gives, without importing Biopython: about 0.15 CPU s)."""
+    records = []
+    for chunk in ('\n' + text).split('\n>')[1:]:
+        title, _, body = chunk.partition('\n')
+        records.append((title.strip(), ''.join(body.split())))
+    return records
 
 
 def _read_csv_sequences(path, text, column):

@@ -44,6 +44,31 @@ def test_fasta_multiline_records_are_joined(tmp_path, demo_rotation):
                                        demo_rotation['ins_test'][:3]]
 
 
+def test_fasta_records_read_as_biopython_reads_them():
+    """The FASTA reader without Biopython: the records and titles SimpleFastaParser gives for
+    wrapped, blank-line, CRLF, space-holding and empty records."""
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+    import io
+    text = ('>a first record\nACDE\nFGHI\n\n>b\r\nMK VL\r\nAA\r\n>\nWY\n>c only a title\n'
+            '>d\n\n\nKLM\n')
+    assert predict.fasta_records(text) == list(SimpleFastaParser(io.StringIO(text)))
+    assert predict.fasta_records('>x') == [('x', '')]
+
+
+def test_the_default_path_imports_no_pandas_biopython_or_tensorflow(tmp_path):
+    """predict.py's default (NumPy network, profile check) runs without importing the heavy
+    libraries it does not need: their import costs more CPU than the whole check."""
+    fasta = tmp_path / 'in.fa'
+    fasta.write_text('>a\nMKVLAAGIVLLAAGCSKLMNPQRSTVWYACDEFGHIK\n')
+    code = ('import sys, predict; assert predict.main(["--input", sys.argv[1], "--out", '
+            'sys.argv[2]]) == 0; print(sorted({m.split(".")[0] for m in sys.modules} & '
+            '{"pandas", "Bio", "tensorflow", "keras", "scipy", "matplotlib"}))')
+    done = subprocess.run([sys.executable, '-c', code, str(fasta), str(tmp_path / 'o.csv')],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == '[]'
+
+
 def test_csv_and_plain_text_inputs(tmp_path):
     (tmp_path / 'a.csv').write_text('id,sequence\nx1,ACDE\nx2,MKV\n')
     assert predict.read_sequences(str(tmp_path / 'a.csv')) == [('x1', 'ACDE'), ('x2', 'MKV')]
