@@ -1,6 +1,6 @@
 """Calibrate and measure predict.py's "none of these families" on held-out families.
 
-    python open_set.py                   # rotation 0's MHA → results/pfam46/mha_rot0.npz, results/open_set/
+    python open_set.py      # rotation 0's mha_small → results/pfam46_small/mha_rot0.npz, results/open_set/
 
 From one trained MHA model (``--model``, trained on rotation ``--rotation``) it writes the file
 predict.py uses by default (``--out``, `numpy_model.export`): the model's weights for the NumPy
@@ -48,10 +48,6 @@ def figures(right, margin, assigned_margin, shift=0.0):
     """In-family right (right and margin >= shift) and others assigned (margin >= shift)."""
     return (float(np.mean(right & (margin >= shift))),
             float(np.mean(assigned_margin >= shift)))
-
-
-def curve(right, margin, other_margin, shifts):
-    return [figures(right, margin, other_margin, s) for s in shifts]
 
 
 def probability_curve(right, probability, other_probability):
@@ -131,16 +127,31 @@ def main_result(args):
         score['valid'], right['valid'], labels['valid'], score['even'], predicted['even'],
         len(class_names), weight=args.weight)
     margin = {name: score[name] - thresholds[predicted[name]] for name in score}
+    # predict.py skips the full search where the MSV filter saturates, up to the threshold
+    # shift every saturated calibration sequence reaches
+    saturated = {name: profile_check.saturated(profiles, sequences, predicted[name])
+                 for name, sequences in (('valid', parts['valid']), ('test', parts['test']),
+                                         ('even', others['even']), ('odd', others['odd']))}
+    calibration = np.concatenate([margin[name][saturated[name]] for name in ('valid', 'even')])
+    saturated_margin = float(calibration.min()) if len(calibration) else None
+
+    def as_run(name, shift=0.0):
+        """The margins predict.py --threshold ``shift`` uses (inf: saturated, not searched)."""
+        if saturated_margin is None or shift > saturated_margin:
+            return margin[name]
+        return np.where(saturated[name], np.inf, margin[name])
+    fast = {name: as_run(name) for name in margin}
     open_set = {'thresholds': [float(t) for t in thresholds], 'unfiltered': unfiltered,
+                'saturated_margin': saturated_margin,
                 'rotation': args.rotation, 'weight': args.weight,
                 'calibration': 'validation fold and other families of even accession numbers'}
     numpy_model.export(model, meta, args.out, open_set=open_set,
                        profiles=profile_check.profiles_to_bytes(profiles))
 
-    test_right, odd_assigned = figures(right['test'], margin['test'], margin['odd'])
+    test_right, odd_assigned = figures(right['test'], fast['test'], fast['odd'])
     lost = collections.Counter(class_names[k] for k in
-                               labels['test'][~(right['test'] & (margin['test'] >= 0))])
-    let_in = collections.Counter(class_names[k] for k in predicted['odd'][margin['odd'] >= 0])
+                               labels['test'][~(right['test'] & (fast['test'] >= 0))])
+    let_in = collections.Counter(class_names[k] for k in predicted['odd'][fast['odd'] >= 0])
     valid_right, even_assigned = figures(right['valid'], margin['valid'], margin['even'])
     keep99 = np.quantile(probability['valid'].max(1), 0.01)
     report = {
@@ -155,6 +166,10 @@ def main_result(args):
         'unfiltered_families': [class_names[k] for k in unfiltered],
         'closed_set_test_accuracy': float(right['test'].mean()),
         'in_family_right': test_right, 'others_assigned': odd_assigned,
+        'full_scores': dict(zip(('in_family_right', 'others_assigned'),
+                                figures(right['test'], margin['test'], margin['odd']))),
+        'saturated': {name: int(flags.sum()) for name, flags in saturated.items()},
+        'saturated_margin': saturated_margin,
         'in_family_lost_by_family': dict(lost.most_common()),
         'others_assigned_by_family': dict(let_in.most_common()),
         'calibration': {'valid_right': valid_right, 'even_assigned': even_assigned},
@@ -163,7 +178,8 @@ def main_result(args):
             figures(right['test'], probability['test'].max(1), probability['odd'].max(1),
                     keep99)), threshold=float(keep99)),
         'curve': {'shift_bits': SHIFTS.tolist(),
-                  'points': curve(right['test'], margin['test'], margin['odd'], SHIFTS)},
+                  'points': [figures(right['test'], as_run('test', shift), as_run('odd', shift),
+                                     shift) for shift in SHIFTS]},
         'probability_curve': probability_curve(right['test'], probability['test'].max(1),
                                                probability['odd'].max(1)),
     }
@@ -181,6 +197,9 @@ def markdown(report, hmmer):
              'families.', '']
     rows = [['network + profile check (default, `--threshold 0`)',
              f'{report["in_family_right"]:.4f}', f'{report["others_assigned"]:.4f}'],
+            ['the same with the full search for every sequence (`--full_scores`)',
+             f'{report["full_scores"]["in_family_right"]:.4f}',
+             f'{report["full_scores"]["others_assigned"]:.4f}'],
             ['network top probability alone, cut keeping 99 % of validation',
              f'{report["probability_alone_at_99pc_validation"]["in_family_right"]:.4f}',
              f'{report["probability_alone_at_99pc_validation"]["others_assigned"]:.4f}']]
@@ -201,6 +220,11 @@ def markdown(report, hmmer):
         f'{name} {count}' for name, count in report['in_family_lost_by_family'].items())
         + '. Other-family sequences let in, by the family given: ' + ', '.join(
         f'{name} {count}' for name, count in report['others_assigned_by_family'].items()) + '.']
+    limit = report['saturated_margin']
+    lines += ['', 'MSV filter saturated (full search skipped by default, up to `--threshold` '
+              f'{"none" if limit is None else f"{limit:.2f}"}, the lowest score above its '
+              'threshold of a saturated calibration sequence): ' + ', '.join(
+                  f'{name} {count:,}' for name, count in report['saturated'].items()) + '.']
     lines += ['', f'Families searched without HMMER\'s filters: '
               f'{", ".join(report["unfiltered_families"]) or "none"}. NumPy forward pass vs '
               f'Keras: largest difference of a probability '
@@ -212,8 +236,7 @@ def markdown(report, hmmer):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--model', default=os.path.join(ROOT, 'results', 'pfam46',
-                                                        'mha_rot0.keras'),
+    parser.add_argument('--model', default=numpy_model.DEFAULT_SOURCE,
                         help='a trained MHA model (.keras) with its _meta.json')
     parser.add_argument('--rotation', type=int, default=0, help='the rotation it was trained on')
     parser.add_argument('--dataset', default='data/pfam')

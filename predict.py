@@ -461,6 +461,10 @@ def create_parser():
                              'family\'s calibrated threshold) is below this; higher: fewer '
                              'other-family sequences assigned, fewer in-family ones right '
                              '(results/open_set/open_set.md: the curve); -inf: never none')
+    parser.add_argument('--full_scores', action='store_true',
+                        help='.npz models: the full HMMER search for every sequence; without '
+                             'it, a sequence whose MSV filter saturates (far above its '
+                             'family\'s threshold) gets the score inf, six times cheaper')
     parser.add_argument('--min_probability', type=float, default=0.0,
                         help='family "none" when the top probability is below this (any model; '
                              '0: never)')
@@ -482,6 +486,8 @@ def main(argv=None):
     if args.threshold != 0:
         raise DataError('--threshold goes with a .npz model (open_set.py writes one); '
                         '--min_probability works with any')
+    if args.full_scores:
+        raise DataError('--full_scores goes with a .npz model (open_set.py writes one)')
     if args.meta and len(args.model) > 1:
         raise DataError('--meta goes with a single --model (an ensemble uses each model\'s '
                         'own metadata)')
@@ -556,8 +562,13 @@ def main_numpy(args):
         profiles = profile_check.profiles_from_bytes(model.profiles, path)
         predicted = probabilities.argmax(1)
         thresholds = np.asarray(model.open_set['thresholds'])
+        # a saturated MSV filter stands for a score above the threshold (full search skipped)
+        # up to the threshold at which that held for every calibration sequence
+        fast = not args.full_scores and args.threshold <= model.open_set.get(
+            'saturated_margin', -np.inf)
         scores = profile_check.family_scores(profiles, sequences, predicted,
-                                             model.open_set['unfiltered']) - thresholds[predicted]
+                                             model.open_set['unfiltered'],
+                                             skip_saturated=fast) - thresholds[predicted]
     seconds = time.time() - started
     header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes,
                                scores, args.threshold, args.min_probability)

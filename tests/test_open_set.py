@@ -149,6 +149,30 @@ def test_the_default_names_family_members_and_none_for_shuffled_sequences(tmp_pa
     assert '2 of them none' in stderr
     _, table, _ = _committed_table(tmp_path, '--threshold=-inf')
     assert 'none' not in [row['family'] for row in table]
+    _, full, _ = _committed_table(tmp_path, '--full_scores')
+    assert [row['family'] for row in full] == truth + ['none', 'none']
+    assert all(np.isfinite(float(row['score'])) for row in full[:2])
+    for fast, exact in zip(table, full):        # inf only where the full score passes
+        assert float(fast['score']) == float(exact['score']) or float(exact['score']) > 0
+
+
+@needs_pyhmmer
+def test_a_saturated_msv_filter_skips_the_full_search_of_strong_hits_only():
+    """A long family member saturates HMMER's MSV filter against its profile and gets +inf
+    with skip_saturated; an unrelated sequence does not, and keeps its full score."""
+    rng = random.Random(5)
+    ancestor = ''.join(rng.choice(RESIDUES) for _ in range(300))
+    family = [''.join(c if rng.random() > 0.1 else rng.choice(RESIDUES) for c in ancestor)
+              for _ in range(8)]
+    profiles = profile_check.build_profiles(family, [0] * 8, ['PF00001.1'])
+    member = ''.join(c if rng.random() > 0.1 else rng.choice(RESIDUES) for c in ancestor)
+    unrelated = _random_sequences(1, 11, 300, 300)[0]
+    assert profile_check.saturated(profiles, [member, unrelated], [0, 0]).tolist() == [True,
+                                                                                      False]
+    full = profile_check.family_scores(profiles, [member, unrelated], [0, 0], unfiltered=[0])
+    fast = profile_check.family_scores(profiles, [member, unrelated], [0, 0], unfiltered=[0],
+                                       skip_saturated=True)
+    assert full[0] > 100 and fast[0] == np.inf and fast[1] == full[1] < 5
 
 
 def test_threshold_with_a_keras_model_and_bad_min_probability_are_one_line_errors(tmp_path):
@@ -157,6 +181,8 @@ def test_threshold_with_a_keras_model_and_bad_min_probability_are_one_line_error
     for extra, message in (
             (['--model', os.path.join(ROOT, 'results', 'pfam46', 'mha_rot0.keras'),
               '--threshold', '2'], '--threshold goes with a .npz model'),
+            (['--model', os.path.join(ROOT, 'results', 'pfam46', 'mha_rot0.keras'),
+              '--full_scores'], '--full_scores goes with a .npz model'),
             (['--min_probability', '2'], '--min_probability must be in [0, 1]'),
             (['--model', str(tmp_path / 'missing.npz')], 'no such model file')):
         done = run_cli('predict.py', '--input', str(fasta), *extra)
