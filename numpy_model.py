@@ -1,8 +1,8 @@
 """The suite's MHA classifier in NumPy: exported once from its ``.keras`` file, then loaded and
-run without TensorFlow (what makes predict.py's default as cheap per sequence as HMMER).
+run without TensorFlow (what makes predict.py's default cheap per sequence).
 
-    python open_set.py ...                      # exports results/pfam46/mha_rot0.npz (below)
-    model = NumpyModel.load('results/pfam46/mha_rot0.npz')
+    python open_set.py ...                      # exports results/pfam46_small/mha_rot0.npz
+    model = NumpyModel.load('results/pfam46_small/mha_rot0.npz')
     probabilities, features = model.predict(sequences)
 
 `export` writes the weights of a `network.build_model('mha', ...)` model, its architecture and
@@ -44,9 +44,12 @@ NEGATIVE = -1e9
 #: small enough that a batch's arrays stay in the CPU caches
 BATCH_RESIDUES = 4096
 FORMAT = 'pfam-numpy-mha-1'
-#: predict.py's default model: rotation 0's reference MHA with the open-set check (open_set.py)
-DEFAULT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'pfam46',
-                            'mha_rot0.npz')
+#: predict.py's default network: rotation 0's model of the ``mha_small`` preset
+#: (settings.PRESETS), which open_set.py exports with the open-set check to `DEFAULT_FILE`
+DEFAULT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results',
+                              'pfam46_small', 'mha_rot0.keras')
+#: predict.py's default model file (open_set.py writes it)
+DEFAULT_FILE = os.path.splitext(DEFAULT_SOURCE)[0] + '.npz'
 
 
 def _layer(model, name):

@@ -4,11 +4,13 @@
     python predict.py --model results/pfam46/mha_rot0.keras --input new.fasta --out preds.csv --top_k 3
     python predict.py --model results/pfam46/*_rot0.keras --input new.fasta      # an ensemble
 
-The default, ``results/pfam46/mha_rot0.npz`` (written by open_set.py), is the reference MHA model
-of rotation 0 run in NumPy (`numpy_model`: no TensorFlow, the same probabilities) with an
-open-set check: the sequence's bit score against the profile HMM of the family the network chose
-(`profile_check`), minus that family's calibrated threshold, is the ``score`` column (bits), and
-a sequence whose score is below ``--threshold`` (default 0) gets the family ``none``.
+The default, ``results/pfam46_small/mha_rot0.npz`` (`numpy_model.DEFAULT_FILE`, written by
+open_set.py), is rotation 0's MHA of the ``mha_small`` preset run in NumPy (`numpy_model`: no
+TensorFlow, the same probabilities) with an open-set check: the sequence's bit score against the
+profile HMM of the family the network chose (`profile_check`), minus that family's calibrated
+threshold, is the ``score`` column (bits; ``inf`` where HMMER's MSV filter saturates and the
+full search is skipped, unless ``--full_scores``), and a sequence whose score is below
+``--threshold`` (default 0) gets the family ``none``.
 ``--min_probability`` does the same on the top probability, for any model.
 
 Input: FASTA (multi-line records fine), a CSV with a ``sequence`` column (and optionally ``id``),
@@ -69,9 +71,7 @@ SHORT_LENGTH = 15
 MAX_LENGTH = 4000
 #: batches of sequences longer than this hold fewer sequences (see `batch_size_for`)
 REFERENCE_LENGTH = 800
-#: the default ``--model``: the reference experiment's three models of rotation 0 (SimpleRNN,
-#: GRU, MHA; committed in results/pfam46), an ensemble of one model of each type
-#: the default ``--model``: rotation 0's MHA in NumPy with the open-set check (open_set.py)
+#: the default ``--model``: rotation 0's mha_small in NumPy with the open-set check (open_set.py)
 DEFAULT_MODEL = numpy_model.DEFAULT_FILE
 #: the reference ensemble of rotation 0 (the default before the open-set check)
 DEFAULT_ENSEMBLE = [
@@ -434,7 +434,7 @@ def create_parser():
     parser.add_argument('--model', nargs='+', default=[DEFAULT_MODEL],
                         help='a .keras model written by hw6_base.py, several (an ensemble: the '
                              'mean of their probabilities), or one .npz written by open_set.py '
-                             '(NumPy, with the open-set check). Default: rotation 0\'s MHA as '
+                             '(NumPy, with the open-set check). Default: rotation 0\'s mha_small as '
                              '.npz (docs/predict.md: its accuracy, "none" rates and speed)')
     parser.add_argument('--input', required=True,
                         help='FASTA, CSV with a sequence (or string) column, or one sequence per '

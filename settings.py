@@ -281,6 +281,11 @@ PRESETS = {
                     'dropout': 0.1, 'pool_sizes': (2,), 'dense_units': (256,)},
     # a small model for the tests, `--demo` smoke runs and the smoke experiment
     'tiny': _TINY,
+    # predict.py's default network (results/pfam46_small): the MHA at half the filters,
+    # twice the stride and half the heads, several times cheaper per sequence
+    'mha_small': {**_REFERENCE, 'model_type': 'mha', 'dropout': 0.1, 'pool_sizes': (2,),
+                  'conv_filters': 128, 'conv_stride': 4, 'conv_kernel': 12,
+                  'attention_heads': (2,)},
 }
 
 

@@ -246,6 +246,17 @@ def test_committed_reference_results_ran_the_committed_args_files(model_type):
         assert settings.differences(ran, settings.identity(configured)) == [], path
 
 
+def test_the_committed_default_network_ran_its_preset():
+    """results/pfam46_small (predict.py's default network, numpy_model.DEFAULT_SOURCE) was
+    trained with today's mha_small preset on rotation 0."""
+    import numpy_model
+    path = os.path.splitext(numpy_model.DEFAULT_SOURCE)[0] + '_results.pkl'
+    result, problem = job_control.read_result(path)
+    assert problem is None, (path, problem)
+    configured = arguments.parse_args(['--preset', 'mha_small', '--rotation', '0'])
+    assert settings.differences(result['config'], settings.identity(configured)) == []
+
+
 @pytest.mark.slow
 def test_resume_state_of_another_configuration_is_refused_or_discarded_with_force(
         demo_dir, tmp_path, capsys):
