@@ -7,12 +7,12 @@ For each model type it builds the reference model (``args_{type}.txt``), then on
 batch size and number of steps measures training throughput with bucketed batches (padded to
 their bucket) and with every batch padded to ``len_max``, after warm-up steps that trace the
 graphs and fill the caches; and inference throughput of `network.predict_probabilities` (the
-path of predict.py) on the test fold, the median of 3 passes after a warm-up pass. Close other work first: the numbers are wall-clock.
-Writes ``--out`` (JSON) and a markdown table next to it (same name, ``.md``).
+path of predict.py) on the test fold, the median of 3 passes after a warm-up pass. Close other
+work first: the numbers are wall-clock. Writes ``--out`` (JSON) and a markdown table next to it (same name, ``.md``).
 
 ``--predict`` times predict.py's default beside HMMER's ``hmmscan`` (pyhmmer in a lean Python
-process, `HMMSCAN`) end to end, each as a whole process (start, imports, model or profile loading, inference,
-writing), on the same sequences (rotation 0's test fold and the other families of odd accession
+process, `HMMSCAN`) end to end, each as a whole process (start, imports, model or profile
+loading, inference, writing), on the same sequences (rotation 0's test fold and the other families of odd accession
 numbers) and the same 46 families (the profiles stored in the .npz model) → CPU seconds per
 sequence in ``results/bench_predict.{json,md}``.
 
@@ -121,17 +121,28 @@ def markdown(report):
     return '\n'.join(lines) + '\n'
 
 
-def _child(argv):
-    """(seconds, peak RSS in MB) of a Python subprocess run from the repository."""
+def _child(command):
+    """(wall seconds, CPU seconds (user + system), peak RSS in MB) of one run of ``command``
+    from the repository; its output is discarded, a failure is an error. The peak RSS of
+    children is the largest of any child so far: run the biggest last or alone."""
     import resource
     import subprocess
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, *argv], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far: run the biggest last or alone
-    return round(seconds, 1), round(max(peak, before) / 1024)
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise RuntimeError(f'{" ".join(command)} failed: {done.stderr.strip()[-300:]}')
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, max(after.ru_maxrss, before.ru_maxrss) / 1024
+
+
+def _seconds_and_peak(command):
+    """(wall seconds to 0.1, peak RSS in whole MB) of `_child`."""
+    wall, _, peak = _child(command)
+    return round(wall, 1), round(peak)
 
 
 def bench_course(types, steps, warmup, n_infer, source=None):
@@ -144,17 +155,17 @@ def bench_course(types, steps, warmup, n_infer, source=None):
                                     '(a generator kept outside the repository: docs/data.md)')
     report = {'source': source, 'timed_passes': TIMED_PASSES}
     pfam_loader.log(f'building {COURSE_DIR} from {source} ...')
-    report['build_seconds'], report['build_peak_rss_mb'] = _child(
-        ['pfam_loader.py', 'build', '--input', source, '--out', COURSE_DIR, '--version',
-         COURSE_VERSION, '--force'])
+    report['build_seconds'], report['build_peak_rss_mb'] = _seconds_and_peak(
+        [sys.executable, 'pfam_loader.py', 'build', '--input', source, '--out', COURSE_DIR,
+         '--version', COURSE_VERSION, '--force'])
     metadata = pfam_loader.read_metadata(os.path.join(ROOT, COURSE_DIR), COURSE_VERSION)
     on_disk = sum(os.path.getsize(p) for p in glob.glob(os.path.join(ROOT, COURSE_DIR, '*')))
     report.update(n_sequences=metadata['n_sequences'], n_residues=metadata['n_residues'],
                   len_max=metadata['len_max'], bytes_on_disk=on_disk,
                   bytes_per_residue=round(on_disk / metadata['n_residues'], 3))
     pfam_loader.log('loading rotation 0 in a fresh process ...')
-    report['load_seconds'], report['load_peak_rss_mb'] = _child(
-        ['-c', f'import pfam_loader; pfam_loader.load_rotation({COURSE_DIR!r}, 0, '
+    report['load_seconds'], report['load_peak_rss_mb'] = _seconds_and_peak(
+        [sys.executable, '-c', f'import pfam_loader; pfam_loader.load_rotation({COURSE_DIR!r}, 0, '
                f'{COURSE_VERSION!r})'])
     started = time.perf_counter()
     dat = pfam_loader.load_rotation(os.path.join(ROOT, COURSE_DIR), 0, COURSE_VERSION)
@@ -321,22 +332,6 @@ with open(sys.argv[3], 'w', newline='') as out:
 '''
 
 
-def _child_cpu(command, env=None):
-    """CPU seconds (user + system, the process and its children) and wall seconds of one run
-    of ``command``; its output is discarded, a failure is an error."""
-    import resource
-    import subprocess
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        raise RuntimeError(f'{" ".join(command)} failed: {done.stderr.strip()[-300:]}')
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
-
-
 def bench_predict(model, dataset, version, repeats, folder):
     """predict.py's default vs hmmscan on the same sequences: the best of ``repeats`` runs of
     each, alternated (the machine's load changes both alike)."""
@@ -372,7 +367,8 @@ def bench_predict(model, dataset, version, repeats, folder):
         for name, command in commands.items():
             if runs[name] and 'once' in name:
                 continue
-            runs[name].append(_child_cpu(command))
+            wall, cpu, _ = _child(command)
+            runs[name].append((cpu, wall))
             pfam_loader.log(f'{name}: {runs[name][-1][0]:.2f} CPU s, {runs[name][-1][1]:.2f} s')
     n = len(sequences) + len(others)
     rows = [{'program': name, 'cpu_s': min(c for c, _ in values),
