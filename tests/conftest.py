@@ -72,7 +72,7 @@ needs_real_data = pytest.mark.skipif(
     reason='real Pfam data not found at data/pfam46 (part of the repository)')
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')   # the tests folder: the whole run
 def demo_dir(tmp_path_factory):
     """A 6-family synthetic dataset (about 400 sequences) with its 5 rotations."""
     out = tmp_path_factory.mktemp('demo')
@@ -80,12 +80,12 @@ def demo_dir(tmp_path_factory):
     return str(out)
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')   # the tests folder: the whole run
 def demo_rotation(demo_dir):
     return pfam_loader.load_rotation(demo_dir, 0, 'T')
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')   # the tests folder: the whole run
 def real_dir(tmp_path_factory):
     """The standard 46-family benchmark built from data/pfam46 (skips when absent)."""
     if not (os.path.isfile(REAL_CSV) and os.path.isfile(REAL_FAMILIES)):
@@ -96,7 +96,7 @@ def real_dir(tmp_path_factory):
     return str(out)
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')   # the tests folder: the whole run
 def course_folds():
     """5 folds (DataFrames ``string``, ``label``) of 6 synthetic families with Pfam-style
     accessions; fold 4 (the test fold of rotation 0) holds a sequence longer than any of folds
@@ -112,7 +112,7 @@ def course_folds():
             .reset_index(drop=True) for k in range(5)]
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')   # the tests folder: the whole run
 def course_dir(course_folds, tmp_path_factory):
     """A course directory, version 'B': fold CSVs and rotation pickles."""
     from course_format import write_course_dir
@@ -121,7 +121,7 @@ def course_dir(course_folds, tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')   # the tests folder: the whole run
 def course_pickles_2022(course_folds, tmp_path_factory):
     """A 2022 course directory: pfam_rotation_{r}.pkl without n_classes, and no fold CSVs."""
     from course_format import write_course_dir

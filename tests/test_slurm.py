@@ -215,7 +215,7 @@ def slurm_ready():
     return None
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')   # the tests folder: the whole run
 def needs_slurm():
     """Skips the test unless a SLURM node responds (asked once, and only by the tests that need
     it: sinfo with no controller takes seconds to give up)."""
