@@ -507,9 +507,7 @@ def main(argv=None):
             'input': args.input,
             **{numbered('model', i): path for i, path in enumerate(metas)},
             **{numbered('metadata', i): file for i, (file, _) in enumerate(metas.values())}})
-    records = read_sequences(args.input)
-    warn_duplicate_ids(records)
-    ids, sequences = select_records(records, args.strict, args.max_length)
+    ids, sequences = read_input(args)
 
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -522,12 +520,7 @@ def main(argv=None):
     started = time.time()
     probabilities = predict_sequences(models, sequences, args.batch, growth=args.bucket_growth,
                                       verbose=1 if args.out and len(ids) > 20000 else 0)
-    seconds = time.time() - started
-    header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes,
-                               min_probability=args.min_probability)
-    write_rows(args.out, header, rows)
-    print(f'predict.py: {len(ids):,} sequences in {seconds:.2f} s '
-          f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s)', file=sys.stderr)
+    write_predictions(args, ids, probabilities, meta, notes, time.time() - started)
     return 0
 
 
@@ -549,9 +542,7 @@ def main_numpy(args):
                         'rewrite it with open_set.py')
     if args.out:
         check_output(args.out, {'input': args.input, 'model': path})
-    records = read_sequences(args.input)
-    warn_duplicate_ids(records)
-    ids, sequences = select_records(records, args.strict, args.max_length)
+    ids, sequences = read_input(args)
     notes = length_notes(sequences, meta)
     started = time.time()
     probabilities, _ = model.predict(sequences)
@@ -569,15 +560,29 @@ def main_numpy(args):
         scores = profile_check.family_scores(profiles, sequences, predicted,
                                              model.open_set['unfiltered'],
                                              skip_saturated=fast) - thresholds[predicted]
-    seconds = time.time() - started
+    write_predictions(args, ids, probabilities, meta, notes, time.time() - started, scores,
+                      say_none=True)
+    return 0
+
+
+def read_input(args):
+    """``(ids, sequences)`` of ``--input`` that are kept (`select_records`), duplicate ids
+    warned of."""
+    records = read_sequences(args.input)
+    warn_duplicate_ids(records)
+    return select_records(records, args.strict, args.max_length)
+
+
+def write_predictions(args, ids, probabilities, meta, notes, seconds, scores=None,
+                      say_none=False):
+    """The table (`top_k_table`) to ``--out``, then one line on stderr: how many sequences in
+    how long (and, with ``say_none``, how many of them are none)."""
     header, rows = top_k_table(ids, probabilities, meta['class_names'], args.top_k, notes,
                                scores, args.threshold, args.min_probability)
     write_rows(args.out, header, rows)
-    none = sum(row[1] == NONE for row in rows)
+    none = f', {sum(row[1] == NONE for row in rows):,} of them none' if say_none else ''
     print(f'predict.py: {len(ids):,} sequences in {seconds:.2f} s '
-          f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s), {none:,} of them none',
-          file=sys.stderr)
-    return 0
+          f'({len(ids) / max(seconds, 1e-9):,.0f} sequences/s){none}', file=sys.stderr)
 
 
 def write_rows(out, header, rows):
