@@ -12,6 +12,8 @@ Reads every ``*_results.pkl`` under ``--results`` (written by `hw6_base.py`) and
 ``figure3_test_accuracy.png``  test accuracy per rotation, one bar per model type
 ``figure4_contingency.png``    contingency table (counts) of the pooled 5 test folds, best type
 ``test_accuracy.md`` / ``.csv``  accuracy per rotation x type, mean ± std, epochs, s/epoch, params
+``figure5_valid_per_pass.png``  (``--per_pass``) validation accuracy vs passes over the training data
+``passes.md``                  (``--per_pass``) passes, best pass, minutes per pass, peak RSS
 =============================  =============================================================
 
 Missing model types or rotations are skipped with a note, and so is an incomplete or unreadable
@@ -405,6 +407,60 @@ def write_per_family(results, out_dir, model_type=None, rows=PER_FAMILY_ROWS):
     return path
 
 
+# ---------------------------------------------------------------- passes over the data
+def passes_per_epoch(result):
+    """Passes over the training folds that one epoch of ``result`` made: 1 for a full epoch,
+    ``steps_per_epoch × batch / n_train`` when the run set ``--steps_per_epoch``."""
+    steps = result['args'].get('steps_per_epoch')
+    n_train = (result.get('dataset') or {}).get('n_train')
+    if not steps or not n_train:
+        return 1.0
+    return steps * result['args']['batch'] / n_train
+
+
+def figure5(results, out_dir, target=None):
+    """Validation accuracy against passes over the training folds, one curve per (type,
+    rotation): runs of different epoch lengths on one axis; a dotted line at ``target``."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for (model_type, rotation), result in sorted(results.items(), key=_type_rotation_order):
+        values = np.asarray(result['history'][VALID_ACCURACY])
+        passes = np.arange(1, len(values) + 1) * passes_per_epoch(result)
+        ax.plot(passes, values, **_style(model_type, rotation),
+                label=f'{TYPE_LABEL.get(model_type, model_type)} rot {rotation}')
+    if target:
+        ax.axhline(target, color='0.4', linestyle=':', linewidth=1, label=f'{target:g}')
+    ax.set(xlabel='passes over the training folds', ylabel='validation accuracy',
+           title='Validation accuracy per pass over the training data')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc='lower right')
+    return _save(fig, out_dir, 'figure5_valid_per_pass.png')
+
+
+def passes_table(results):
+    """Markdown: per (type, rotation) the passes trained, the pass of the best validation
+    accuracy, that accuracy, test accuracy, minutes per pass (the run's own epoch times, so
+    they include any time it waited for other work) and peak RSS."""
+    lines = ['| model | rotation | passes | best pass | validation accuracy | test accuracy | '
+             'minutes per pass | peak RSS (GB) |', '|---' * 8 + '|']
+    for (model_type, rotation), result in sorted(results.items(), key=_type_rotation_order):
+        per_epoch = passes_per_epoch(result)
+        rss = result.get('max_rss_mb')
+        lines.append(
+            f'| {TYPE_LABEL.get(model_type, model_type)} | {rotation} | '
+            f'{result["n_epochs"] * per_epoch:.1f} | {(result["best_epoch"] + 1) * per_epoch:.1f} | '
+            f'{result["valid_accuracy"]:.4f} | {result["test_accuracy"]:.4f} | '
+            f'{np.mean(result["epoch_times"]) / per_epoch / 60:.1f} | '
+            + (f'{rss / 1024:.1f}' if rss else '–') + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def _type_rotation_order(item):
+    (model_type, rotation), _ = item
+    order = TYPE_ORDER.index(model_type) if model_type in TYPE_ORDER else len(TYPE_ORDER)
+    return order, model_type, rotation
+
+
 # ---------------------------------------------------------------- table
 def summary_table(results, baseline=None):
     """DataFrame indexed by model type: test accuracy per rotation, mean, std, the number of
@@ -536,8 +592,9 @@ def _save(fig, out_dir, name, dpi=150):
     return path
 
 
-def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
-    """Every figure and the table; returns ``{name: path}`` of what was written."""
+def make_all(results_dir, out_dir, all_contingency=False, diagrams=True, per_pass=None):
+    """Every figure and the table; returns ``{name: path}`` of what was written. ``per_pass``
+    (a target accuracy, or True for none) adds Figure 5 and ``passes.md``."""
     import matplotlib
     if 'matplotlib.pyplot' not in sys.modules:
         matplotlib.use('Agg')
@@ -573,6 +630,12 @@ def make_all(results_dir, out_dir, all_contingency=False, diagrams=True):
     _, markdown = write_table(results, out_dir, baseline)
     written['test_accuracy.md'] = os.path.join(out_dir, 'test_accuracy.md')
     written['test_accuracy.csv'] = os.path.join(out_dir, 'test_accuracy.csv')
+    if per_pass:
+        target = None if per_pass is True else per_pass
+        written['figure5_valid_per_pass.png'] = figure5(results, out_dir, target)
+        table = passes_table(results)
+        written['passes.md'] = os.path.join(out_dir, 'passes.md')
+        pfam_loader.atomic_write(written['passes.md'], lambda f: f.write(table), 'w')
     return written
 
 
@@ -588,6 +651,12 @@ def create_parser():
                              '(figure4_contingency_{type}.png)')
     parser.add_argument('--no_diagrams', action='store_true',
                         help='skip Figure 0 (the plot_model diagrams)')
+    parser.add_argument('--per_pass', metavar='TARGET', nargs='?', type=float, const=True,
+                        default=None,
+                        help='also Figure 5 (validation accuracy per pass over the training '
+                             'folds, a line at TARGET when given) and passes.md (passes, minutes '
+                             'per pass, peak RSS beside the accuracies): runs of different epoch '
+                             'lengths compared, e.g. --per_pass 0.99 for results/course_scale')
     parser.add_argument('--log_summary', metavar='DIR', default=None,
                         help='instead: print a table of the *_log.csv files under DIR (e.g. a '
                              'tuning sweep, finished or not) and exit')
@@ -602,7 +671,8 @@ def main(argv=None):
         if args.log_summary:
             print(summarize_logs(args.log_summary), end='')
             return 0
-        written = make_all(args.results, out, args.all_contingency, not args.no_diagrams)
+        written = make_all(args.results, out, args.all_contingency, not args.no_diagrams,
+                           args.per_pass)
     except ResultsError as err:
         raise fileio.DataError(str(err)) from None
     for name, path in written.items():

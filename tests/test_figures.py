@@ -362,3 +362,28 @@ def test_log_summary_skips_bad_logs_with_a_note_from_the_command_line(tmp_path):
     assert f'figures: skipping {tmp_path / "no_accuracy_log.csv"}: no ' \
         'val_sparse_categorical_accuracy or sparse_categorical_accuracy column' in notes
     assert f'figures: skipping {tmp_path / "header_only_log.csv"}: no epoch logged yet' in notes
+
+
+def test_per_pass_counts_passes_over_the_training_folds(tmp_path):
+    """A run of half-pass epochs (--steps_per_epoch 5, batch 20, 200 training sequences) and one
+    of full epochs share one axis of passes; passes.md converts epochs, times and memory."""
+    half = _result('gru', 0, 6, tmp_path, save_model=False)
+    half['args'].update(steps_per_epoch=5, batch=20)
+    half['max_rss_mb'] = 2048
+    full = _result('mha', 0, 4, tmp_path, save_model=False)
+    full['args'].update(steps_per_epoch=None, batch=20)
+    results = {('gru', 0): half, ('mha', 0): full}
+    assert figures.passes_per_epoch(half) == 0.5
+    assert figures.passes_per_epoch(full) == 1.0
+    rows = [line.split(' | ') for line in figures.passes_table(results).splitlines()[2:]]
+    # passes, best pass, minutes per pass (1.5 s per epoch), peak RSS in GB
+    assert [row[2:4] for row in rows] == [['3.0', '3.0'], ['4.0', '4.0']]
+    assert [row[6] for row in rows] == ['0.1', '0.0']
+    assert rows[0][7] == '2.0 |' and rows[1][7] == '– |'
+    for result in results.values():
+        with open(tmp_path / f'{result["name"]}_results.pkl', 'wb') as f:
+            pickle.dump(result, f)
+    written = figures.make_all(tmp_path, tmp_path / 'figures', diagrams=False, per_pass=0.99)
+    with open(written['figure5_valid_per_pass.png'], 'rb') as f:
+        assert f.read(8) == PNG
+    assert open(written['passes.md']).read() == figures.passes_table(results)
