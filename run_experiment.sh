@@ -41,7 +41,7 @@ baseline (svm_baseline.py) for the table.
                       --demo, e.g. -- --epochs 1 --steps_per_epoch 2
 
 Rerunning the same command skips finished runs and resumes interrupted ones. ./setup.sh runs
-first when tensorflow, keras or pydot cannot be imported.
+first when tensorflow, keras or pydot is not installed.
 EOF
 }
 
@@ -91,8 +91,10 @@ if [ "$jobs" -gt 1 ]; then
 fi
 
 # 1. the environment
-if ! python3 -c 'import tensorflow, keras, pydot' >/dev/null 2>&1; then
-    say "tensorflow, keras or pydot cannot be imported: running ./setup.sh"
+# (looked up, not imported: importing TensorFlow costs seconds)
+if ! python3 -c 'import importlib.util as u, sys; sys.exit(None in map(u.find_spec, sys.argv[1:]))' \
+        tensorflow keras pydot >/dev/null 2>&1; then
+    say "tensorflow, keras or pydot is not installed: running ./setup.sh"
     ./setup.sh
 fi
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (CPU only), in as many pytest-xdist workers as there are cores (at
 # most 4; PYTEST_WORKERS=1 for one process, e.g. to debug). Runs ./setup.sh first when the
-# packages cannot be imported. Extra arguments go to pytest, e.g. ./run_tests.sh -k loader -x,
+# packages are not installed. Extra arguments go to pytest, e.g. ./run_tests.sh -k loader -x,
 # or ./run_tests.sh -m "not slow" for the fast tier.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! python3 -c 'import tensorflow, keras, pydot, pytest, xdist' >/dev/null 2>&1; then
-    echo "run_tests: tensorflow, keras, pydot or pytest-xdist cannot be imported: running ./setup.sh"
+# find_spec looks the packages up without importing them (importing TensorFlow costs seconds)
+if ! python3 -c 'import importlib.util as u, sys; sys.exit(None in map(u.find_spec, sys.argv[1:]))' \
+        tensorflow keras pydot pytest xdist >/dev/null 2>&1; then
+    echo "run_tests: tensorflow, keras, pydot or pytest-xdist is not installed: running ./setup.sh"
     ./setup.sh
 fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}" CUDA_VISIBLE_DEVICES="${CUDA_VISIBLE_DEVICES-}"
