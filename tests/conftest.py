@@ -63,6 +63,17 @@ def complete_result(rotation=None, **changes):
     return {**result, **changes}
 
 
+@pytest.fixture(scope='package')   # the tests folder: the whole run
+def idle_scheduler(tmp_path_factory):
+    """Environment for `run_cli`: a stand-in ``squeue`` that lists nothing first on the PATH, so
+    that ``job_control.py --missing`` sees an idle scheduler at once (a real squeue without a
+    controller takes seconds to give up)."""
+    fake = tmp_path_factory.mktemp('bin')
+    (fake / 'squeue').write_text('#!/bin/sh\nexit 0\n')
+    (fake / 'squeue').chmod(0o755)
+    return {'PATH': f'{fake}{os.pathsep}{os.environ["PATH"]}'}
+
+
 #: The 46-family benchmark's records and family list, in the repository (data/pfam46/README.md)
 REAL_DATA = os.path.join(ROOT, 'data', 'pfam46')
 REAL_CSV = os.path.join(REAL_DATA, 'pfam46_seed.csv.gz')

@@ -127,7 +127,7 @@ def test_read_result_says_why_a_pickle_is_not_a_result(tmp_path, content, proble
 
 
 @pytest.mark.slow
-def test_missing_lists_indices_without_results(tmp_path):
+def test_missing_lists_indices_without_results(tmp_path, idle_scheduler):
     for rotation in (1, 3, 4):
         config = settings.identity(arguments.parse_args(['--rotation', str(rotation)]))
         if rotation == 3:
@@ -136,7 +136,7 @@ def test_missing_lists_indices_without_results(tmp_path):
             pickle.dumps(complete_result(config=config)))
     (tmp_path / 'gru_rot2_results.pkl').write_bytes(b'')               # not done: listed
     result = run_cli('job_control.py', '--results_path', str(tmp_path), '--model_type', 'gru',
-                      '--exp_type', 'rotations', '--missing')
+                      '--exp_type', 'rotations', '--missing', env=idle_scheduler)
     assert result.returncode == 0 and result.stdout.strip() == '0,2,3'
     assert 'gru_rot3_results.pkl is a result of another configuration (lr 0.1 -> 0.003)' \
         in result.stderr

@@ -276,7 +276,8 @@ def test_parser_refuses_non_finite_and_out_of_range_floats(argv, message, capsys
 
 # ---------------------------------------------------------------- 4, 19: the run lock, --missing
 @pytest.mark.slow
-def test_second_copy_of_a_running_configuration_exits_at_once(demo_dir, tmp_path):
+def test_second_copy_of_a_running_configuration_exits_at_once(demo_dir, tmp_path,
+                                                              idle_scheduler):
     results = tmp_path / 'results'
     argv = driver_args(demo_dir, results, '--epochs', '50', '--steps_per_epoch', '100', '--exp_type',
                  'rotations', '--exp_index', '0')
@@ -289,7 +290,8 @@ def test_second_copy_of_a_running_configuration_exits_at_once(demo_dir, tmp_path
         [line] = second.stderr.strip().splitlines()
         assert line == (f'hw6_base.py: error: {NAME} is already running (pid {first.pid} on '
                         f'{socket.gethostname()}; lock {lock}); not starting a second copy')
-        missing = run_cli('job_control.py', *argv[:-2], '--missing')  # all rotations
+        missing = run_cli('job_control.py', *argv[:-2], '--missing',   # all rotations
+                          env=idle_scheduler)
         assert (missing.returncode, missing.stdout.strip()) == (0, '1,2,3,4')  # 0 is running
         assert first.poll() is None                                  # undisturbed
     finally:
@@ -316,14 +318,11 @@ def test_lock_primitives(tmp_path):
 
 
 @pytest.mark.slow
-def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_path):
+def test_missing_skips_running_and_done_and_exits_1_when_nothing_is_missing(tmp_path,
+                                                                           idle_scheduler):
     cli = ['job_control.py', '--results_path', str(tmp_path), '--exp_type', 'rotations',
            '--missing']
-    fake = tmp_path / 'bin'                     # a scheduler that answers: nothing queued
-    fake.mkdir()
-    (fake / 'squeue').write_text('#!/bin/sh\nexit 0\n')
-    (fake / 'squeue').chmod(0o755)
-    path = f'{fake}{os.pathsep}{os.environ["PATH"]}'
+    path = idle_scheduler['PATH']               # a scheduler that answers: nothing queued
     for rotation in (0, 3):
         (tmp_path / f'gru_rot{rotation}_results.pkl').write_bytes(
             pickle.dumps(complete_result(rotation)))
@@ -534,7 +533,7 @@ class _RunsCode:
         return (os.system, (f'touch {self.marker}',))
 
 
-def test_a_crafted_results_or_course_pickle_runs_no_code(tmp_path, demo_dir):
+def test_a_crafted_results_or_course_pickle_runs_no_code(tmp_path, demo_dir, idle_scheduler):
     """The suite unpickles results (every reader: the driver's done check, --missing, figures)
     and course rotation pickles with a loader that refuses anything but plain values and
     arrays: a pickle that would run a command is reported, never run."""
@@ -545,7 +544,8 @@ def test_a_crafted_results_or_course_pickle_runs_no_code(tmp_path, demo_dir):
     (tmp_path / 'gru_rot0_results.pkl').write_bytes(crafted)
     result, why = job_control.read_result(str(tmp_path / 'gru_rot0_results.pkl'))
     assert result is None and 'system: this reader only takes' in why, why
-    listing = run_cli('job_control.py', '--results_path', str(tmp_path), '--missing')
+    listing = run_cli('job_control.py', '--results_path', str(tmp_path), '--missing',
+                      env=idle_scheduler)
     assert listing.stdout.strip() == '0,1,2,3,4'
     course = tmp_path / 'course'
     course.mkdir()
