@@ -1,5 +1,6 @@
 """General file helpers of the suite: one-line errors of command-line tools, advisory file locks,
-content hashes, free space, markdown tables, TensorFlow's start-up noise.
+content hashes, free space, markdown tables, model files Keras cannot load, TensorFlow's
+start-up noise.
 
 `DataError`, `log`, `atomic_write`, `open_text` (text that may be gzipped) and `load_pickle` (the
 safe unpickler) belong to `pfam_loader`, which must work copied alone beside a student's script;
@@ -145,6 +146,27 @@ def sha256(path):
             for block in iter(lambda: f.read(1 << 20), b''):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def check_model_file(path):
+    """Refuse, without importing Keras, a model file that Keras could not load: FileNotFoundError
+    when there is nothing at ``path``; ValueError (`unreadable_model`) for a directory or a
+    ``.keras`` file that is not a zip archive (empty or truncated). predict.py checks this
+    before it pays for importing TensorFlow."""
+    import zipfile
+    if not os.path.exists(path):
+        raise FileNotFoundError(f'{path}: no such model file')
+    if os.path.isdir(path):
+        raise ValueError(unreadable_model(path, 'a directory'))
+    if path.endswith('.keras') and not zipfile.is_zipfile(path):
+        size = os.path.getsize(path)
+        raise ValueError(unreadable_model(path, 'an empty file' if size == 0 else
+                                          f'not a zip archive, {size:,} bytes: truncated?'))
+
+
+def unreadable_model(path, reason):
+    """The message for a model file that cannot be loaded, and why."""
+    return f'{path}: not a readable Keras model ({reason}); retrain or re-copy it'
 
 
 #: the key under which a JSON record (a model's ``_meta.json``) keeps `content_hash` of the rest

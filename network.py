@@ -37,6 +37,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+import fileio
 import pfam_loader
 import settings
 from positional_encoder import PositionalEncoding
@@ -398,21 +399,13 @@ def load_model(path):
         ValueError: a file that exists but cannot be loaded (empty, truncated or corrupt copy,
             another format), with the reason; Keras itself says "File not found" for those.
     """
-    import zipfile
-    if not os.path.exists(path):
-        raise FileNotFoundError(f'{path}: no such model file')
-    if os.path.isdir(path):
-        reason = 'a directory'
-    elif path.endswith('.keras') and not zipfile.is_zipfile(path):
-        size = os.path.getsize(path)
-        reason = 'an empty file' if size == 0 else f'not a zip archive, {size:,} bytes: truncated?'
-    else:
-        try:
-            return keras.models.load_model(path)
-        except Exception as err:                     # zip, HDF5, JSON and config errors alike
-            detail = ' '.join(str(err).split())[:120]
-            reason = f'{type(err).__name__}: {detail}' if detail else type(err).__name__
-    raise ValueError(f'{path}: not a readable Keras model ({reason}); retrain or re-copy it')
+    fileio.check_model_file(path)
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:                         # zip, HDF5, JSON and config errors alike
+        detail = ' '.join(str(err).split())[:120]
+        reason = f'{type(err).__name__}: {detail}' if detail else type(err).__name__
+    raise ValueError(fileio.unreadable_model(path, reason))
 
 
 def model_fingerprint(model):

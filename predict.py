@@ -495,6 +495,7 @@ def main(argv=None):
     for model_path in args.model:
         if not os.path.isfile(model_path):
             raise DataError(f'{model_path}: no such model file')
+        fileio.check_model_file(model_path)             # empty or truncated: before Keras loads
         meta_file = args.meta or meta_path(model_path)
         if not os.path.isfile(meta_file):
             raise DataError(f'{meta_file}: metadata (class names) not found beside the model; '
