@@ -30,11 +30,13 @@ def test_help_and_bad_arguments():
 @pytest.mark.slow
 def test_demo_builds_the_dataset_trains_every_type_and_makes_every_figure(tmp_path):
     """--demo on rotation 0, into tmp_path, with small models (the reference models' shapes,
-    few units) on 1 epoch of 2 batches and few length buckets (few traced shapes)."""
+    few units, a stride of 8: short sequences for attention) on 1 epoch of 2 batches and few
+    length buckets (few traced shapes)."""
     results, dataset = tmp_path / 'results', tmp_path / 'pfam'
     run = _run('--demo', '--rotations', '0', '--jobs', '1', '--results_path', str(results),
                '--dataset', str(dataset), '--', '--epochs', '1', '--steps_per_epoch', '2',
-               '--conv_filters', '8', '--rnn_units', '8', '8', '--key_dim', '4',
+               '--conv_filters', '8', '--conv_kernel', '8', '--conv_stride', '8',
+               '--rnn_units', '8', '8', '--key_dim', '4',
                '--dense_units', '8', '--bucket_growth', '4', timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert (dataset / 'pfamB_metadata.json').is_file()
