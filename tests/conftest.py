@@ -18,11 +18,13 @@ import pfam_build  # noqa: E402
 import pfam_formats  # noqa: E402
 import pfam_loader  # noqa: E402
 
-#: The longest tests (a minute or more of one core each), started first: pytest-xdist hands each
+#: The longest tests (half a minute or more of one core each), started first: pytest-xdist hands each
 #: worker a share of the tests in their order and idle workers take work from busy ones, so a
 #: long test that starts last leaves the other cores idle at the end.
 LONGEST_FIRST = ('test_run_experiment.py::test_demo_builds',
-                 'test_dataset_publish.py::test_a_killed_replacement')
+                 'test_dataset_publish.py::test_a_killed_replacement',
+                 'test_faults.py::test_resumed_run_reproduces',
+                 'test_bench.py::test_course_scale')
 
 
 def pytest_collection_modifyitems(config, items):
