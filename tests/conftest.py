@@ -76,6 +76,49 @@ def idle_scheduler(tmp_path_factory):
     return {'PATH': f'{fake}{os.pathsep}{os.environ["PATH"]}'}
 
 
+#: Training options of the tiny runs that `trained` shares: 3 epochs of 3 batches (a repeated
+#: stream), no early stop; and 2 epochs of one pass over the training folds each.
+REPEATED = ('--epochs', '3', '--steps_per_epoch', '3', '--patience', '0')
+ONE_PASS = ('--epochs', '2', '--patience', '0', '--lr_schedule', 'plateau')
+
+
+@pytest.fixture(scope='package')   # the tests folder: the whole run (of one test worker)
+def trained(demo_dir, tmp_path_factory):
+    """``copy(options, stop, into)``: a copy, at ``into``, of the results folder of a tiny
+    `driver_args` run with ``options`` (a tuple), trained once: ``stop`` None for a finished
+    run, E for one interrupted at the end of epoch E (a KeyboardInterrupt after that epoch's
+    checkpoint: exit 143, the resume state left). Tests change and resume their own copies
+    (each training run costs seconds of graph tracing)."""
+    import shutil
+
+    import keras
+
+    import hw6_base
+
+    class RaiseAtEpochEnd(keras.callbacks.Callback):
+        def __init__(self, epoch):
+            super().__init__()
+            self.epoch = epoch
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == self.epoch:
+                raise KeyboardInterrupt
+
+    root, folders = tmp_path_factory.mktemp('trained'), {}
+
+    def copy(options, stop, into):
+        if (options, stop) not in folders:
+            folder = root / f'run{len(folders)}'
+            callbacks = [] if stop is None else [RaiseAtEpochEnd(stop)]
+            status = hw6_base.main(driver_args(demo_dir, folder, *options),
+                                   extra_callbacks=callbacks)
+            assert status == (0 if stop is None else 143), (options, stop)
+            folders[options, stop] = folder
+        shutil.copytree(folders[options, stop], into)
+        return into
+    return copy
+
+
 #: The 46-family benchmark's records and family list, in the repository (data/pfam46/README.md)
 REAL_DATA = os.path.join(ROOT, 'data', 'pfam46')
 REAL_CSV = os.path.join(REAL_DATA, 'pfam46_seed.csv.gz')

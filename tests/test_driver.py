@@ -13,7 +13,7 @@ import job_control
 import network
 import settings
 import parser as arguments
-from conftest import ROOT, complete_result, driver_args, run_cli
+from conftest import REPEATED, ROOT, complete_result, driver_args, run_cli
 
 # ---------------------------------------------------------------- end to end
 @pytest.mark.parametrize('model_type', ['gru', 'mha'])
@@ -259,28 +259,22 @@ def test_the_committed_default_network_ran_its_preset():
 
 @pytest.mark.slow
 def test_resume_state_of_another_configuration_is_refused_or_discarded_with_force(
-        demo_dir, tmp_path, capsys):
+        trained, demo_dir, tmp_path, capsys):
     """Checkpoints record their configuration: a rerun with other settings never resumes them
     (exit 2 naming the settings); with --force it discards them and trains from the start."""
-    class StopAfterFirstEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            raise KeyboardInterrupt
-
-    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '2')
-    assert hw6_base.main(argv, extra_callbacks=[StopAfterFirstEpoch()]) == 143
-    assert os.path.isdir(tmp_path / 'gru_rot0_run')
-    changed = driver_args(demo_dir, tmp_path, '--epochs', '2', '--steps_per_epoch', '2',
-                          '--lr', '0.01')
+    results = trained(REPEATED, 1, tmp_path / 'results')      # stopped after its first epoch
+    assert os.path.isdir(results / 'gru_rot0_run')
+    changed = driver_args(demo_dir, results, *REPEATED, '--epochs', '2', '--lr', '0.01')
     capsys.readouterr()
     assert hw6_base.main(changed) == 2
     err = capsys.readouterr().err
     assert 'holds 1 epoch(s) of another configuration (epochs 3 -> 2, lr 0.003 -> 0.01)' in err
     assert hw6_base.main([*changed, '--force']) == 0
     assert 'discarding' in capsys.readouterr().err
-    result = pickle.loads((tmp_path / 'gru_rot0_results.pkl').read_bytes())
+    result = pickle.loads((results / 'gru_rot0_results.pkl').read_bytes())
     assert result['n_epochs'] == 2 and result['config']['lr'] == 0.01
     assert result['config_fingerprint'] == settings.fingerprint(result['config'])
-    meta = json.loads((tmp_path / 'gru_rot0_meta.json').read_text())
+    meta = json.loads((results / 'gru_rot0_meta.json').read_text())
     assert meta['config'] == result['config']
 
 

@@ -22,7 +22,7 @@ import hw6_base
 import job_control
 import parser as arguments
 from conftest import ROOT
-from conftest import complete_result, driver_args, run_cli
+from conftest import ONE_PASS, REPEATED, complete_result, driver_args, run_cli
 
 NAME = 'gru_rot0'
 ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'CUDA_VISIBLE_DEVICES': ''}   # a CPU task's
@@ -79,18 +79,6 @@ def _assert_full_history(result, epochs):
     assert result['n_epochs'] == epochs == len(result['epoch_times'])
     assert result['history']['epoch'] == list(range(epochs))
     assert {len(values) for values in result['history'].values()} == {epochs}
-
-
-class _RaiseAtEpochEnd(keras.callbacks.Callback):
-    """KeyboardInterrupt at the end of the given epoch (0-based), after its checkpoint."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------- 1: SIGTERM in the last epoch
@@ -195,34 +183,33 @@ def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tm
 
 
 @pytest.mark.slow
-def test_truncated_newest_checkpoint_resumes_from_the_one_before(demo_dir, tmp_path, capsys):
-    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3', '--patience', '0')
-    assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(1)]) == 143
-    newest = tmp_path / f'{NAME}_run' / 'epoch0002.weights.h5'
+def test_truncated_newest_checkpoint_resumes_from_the_one_before(trained, demo_dir, tmp_path,
+                                                                  capsys):
+    results = trained(REPEATED, 2, tmp_path / 'results')
+    newest = results / f'{NAME}_run' / 'epoch0002.weights.h5'
     newest.write_bytes(newest.read_bytes()[:1000])           # as a kill mid-write would leave it
     capsys.readouterr()
 
-    assert hw6_base.main(argv) == 0
+    assert hw6_base.main(driver_args(demo_dir, results, *REPEATED)) == 0
     captured = capsys.readouterr()
     assert 'skipped unreadable newer checkpoint(s) (epoch 2: ' in captured.err
     assert f'{NAME}: resuming after epoch 1 ' in captured.out
-    _assert_full_history(_result(tmp_path), 3)
+    _assert_full_history(_result(results), 3)
 
 
 @pytest.mark.slow
-def test_unreadable_resume_state_is_a_one_line_error(demo_dir, tmp_path, capsys):
-    argv = driver_args(demo_dir, tmp_path, '--epochs', '3', '--steps_per_epoch', '3')
-    assert hw6_base.main(argv, extra_callbacks=[_RaiseAtEpochEnd(0)]) == 143
-    only = tmp_path / f'{NAME}_run' / 'epoch0001.weights.h5'
+def test_unreadable_resume_state_is_a_one_line_error(trained, demo_dir, tmp_path, capsys):
+    results = trained(REPEATED, 1, tmp_path / 'results')
+    only = results / f'{NAME}_run' / 'epoch0001.weights.h5'
     only.write_bytes(b'')
 
     capsys.readouterr()
-    assert hw6_base.main(argv) == 2
+    assert hw6_base.main(driver_args(demo_dir, results, *REPEATED)) == 2
     [line] = _our_lines(capsys.readouterr().err)
-    assert line.startswith(f'hw6_base.py: error: the resume state in {tmp_path}/{NAME}_run '
+    assert line.startswith(f'hw6_base.py: error: the resume state in {results}/{NAME}_run '
                            'cannot be loaded (epoch 1: ')
     assert line.endswith('; delete that folder to train this configuration from the start')
-    assert only.exists() and not os.path.exists(tmp_path / f'{NAME}_results.pkl')
+    assert only.exists() and not os.path.exists(results / f'{NAME}_results.pkl')
 
 
 # ---------------------------------------------------------------- 3: NaN
@@ -372,22 +359,19 @@ def test_empty_result_is_trained_again(demo_dir, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- 7: resumed == uninterrupted
-@pytest.mark.parametrize('options', [['--steps_per_epoch', '4'],            # a repeated stream
-                                     ['--lr_schedule', 'plateau']])         # one pass an epoch
+@pytest.mark.parametrize('options', [REPEATED, ONE_PASS])
 @pytest.mark.slow
-def test_resumed_run_reproduces_the_uninterrupted_one(demo_dir, tmp_path, options):
-    argv = ['--epochs', '2', '--patience', '0', *options]
-    assert hw6_base.main(driver_args(demo_dir, tmp_path / 'straight', *argv)) == 0
-    resumed = tmp_path / 'resumed'
-    assert hw6_base.main(driver_args(demo_dir, resumed, *argv),
-                         extra_callbacks=[_RaiseAtEpochEnd(0)]) == 143
+def test_resumed_run_reproduces_the_uninterrupted_one(trained, demo_dir, tmp_path, options):
+    resumed = trained(options, 1, tmp_path / 'resumed')     # interrupted after epoch 1
     assert not os.path.exists(resumed / f'{NAME}_results.pkl')
     assert not os.path.exists(resumed / f'{NAME}_log.csv')             # only once finished
     assert os.path.isfile(resumed / f'{NAME}_run' / 'epoch0001.weights.h5')
     assert _epochs_logged(resumed) == 1 and not os.path.exists(resumed / f'{NAME}.lock')
-    assert hw6_base.main(driver_args(demo_dir, resumed, *argv)) == 0
-    _assert_full_history(_result(resumed), 2)
-    straight, resumed = _result(tmp_path / 'straight'), _result(tmp_path / 'resumed')
+    assert hw6_base.main(driver_args(demo_dir, resumed, *options)) == 0
+    epochs = int(options[options.index('--epochs') + 1])
+    _assert_full_history(_result(resumed), epochs)
+    straight = _result(trained(options, None, tmp_path / 'straight'))
+    resumed = _result(resumed)
     for key, values in straight['history'].items():
         if key != 'epoch_time':
             assert resumed['history'][key] == values, key          # bit for bit
