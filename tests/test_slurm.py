@@ -200,14 +200,32 @@ def test_local_run(tmp_path, demo_dir):
 
 # --------------------------------------------------------------------------- with SLURM
 
-def slurm_ready():
-    """None when sbatch exists and sinfo shows a responding node, else why not."""
+def _ask_sinfo():
+    """``sinfo`` listing the node states, started in the background (a Popen), or None without
+    sbatch/sinfo: with no controller it waits seconds to give up, which overlap other tests."""
     if not shutil.which('sbatch') or not shutil.which('sinfo'):
+        return None
+    try:
+        return subprocess.Popen(['sinfo', '-h', '-N', '-o', '%T'], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+
+
+#: started when pytest imports this module (collection, before any test runs)
+_SINFO = _ask_sinfo()
+
+
+def slurm_ready(sinfo=_SINFO):
+    """None when sbatch exists and ``sinfo`` (`_ask_sinfo`) shows a responding node, else why
+    not."""
+    if sinfo is None:
         return 'no sbatch/sinfo'
     try:
-        states = subprocess.run(['sinfo', '-h', '-N', '-o', '%T'], capture_output=True,
-                                text=True, timeout=30).stdout.split()
-    except (OSError, subprocess.SubprocessError) as err:
+        states = sinfo.communicate(timeout=30)[0].split()
+    except subprocess.TimeoutExpired as err:
+        sinfo.kill()
+        sinfo.communicate()
         return f'sinfo failed: {err}'
     usable = ('idle', 'mixed', 'allocated', 'completing')
     if not any(state in usable for state in states):    # not responding: a '*' suffix
@@ -217,8 +235,8 @@ def slurm_ready():
 
 @pytest.fixture(scope='package')   # the tests folder: the whole run
 def needs_slurm():
-    """Skips the test unless a SLURM node responds (asked once, and only by the tests that need
-    it: sinfo with no controller takes seconds to give up)."""
+    """Skips the test unless a SLURM node responds (asked once, by `_SINFO`, which started at
+    collection: sinfo with no controller takes seconds to give up)."""
     missing = slurm_ready()
     if missing:
         pytest.skip(missing)
