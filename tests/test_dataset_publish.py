@@ -70,9 +70,11 @@ def _rebuild(source, out, pause=None):
 
 @pytest.mark.slow
 def test_a_killed_replacement_leaves_the_old_or_the_new_dataset_whole(old_and_new, tmp_path):
-    """SIGKILL a real ``build --force`` after each step of writing and switching the files (the
-    build pauses after each step), and at random moments of an unpaused build: every reader then
-    sees the old dataset whole before the journal is written, the new one whole after it."""
+    """SIGKILL a real ``build --force`` after each kind of step of writing and switching the
+    files (the build pauses there; the first and last of a run of steps of one kind, e.g. the
+    first and last file staged: the steps between repeat the same operation on another file),
+    and at random moments of an unpaused build: every reader then sees the old dataset whole
+    before the journal is written, the new one whole after it."""
     source, old_dir, new_dir = old_and_new
     old, new = _state(old_dir), _state(new_dir)
     assert old[0] == 5 and new[0] == 4 and old[2] != new[2]
@@ -86,7 +88,12 @@ def test_a_killed_replacement_leaves_the_old_or_the_new_dataset_whole(old_and_ne
     published = steps.index('journal written')
     assert 'removed pfamK_fold_4.csv' in steps and steps[-1] == 'journal removed'
 
-    for number, step in enumerate(steps):
+    kinds = [step.split()[0] for step in steps]         # staged, journal, removed, moved
+    ends = [number for number, kind in enumerate(kinds)
+            if kinds[max(number - 1, 0):number + 2].count(kind) < 3]
+    assert {kinds[number] for number in ends} == set(kinds) and published in ends
+    for number in ends:
+        step = steps[number]
         shutil.rmtree(out)
         shutil.copytree(old_dir, out)
         process = _rebuild(source, out, pause=f'1@{number + 1}')     # after that step only
