@@ -423,7 +423,7 @@ def figure5(results, out_dir, target=None):
     rotation): runs of different epoch lengths on one axis; a dotted line at ``target``."""
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
-    for (model_type, rotation), result in sorted(results.items(), key=_type_rotation_order):
+    for (model_type, rotation), result in _in_order(results):
         values = np.asarray(result['history'][VALID_ACCURACY])
         passes = np.arange(1, len(values) + 1) * passes_per_epoch(result)
         ax.plot(passes, values, **_style(model_type, rotation),
@@ -443,7 +443,7 @@ def passes_table(results):
     they include any time it waited for other work) and peak RSS."""
     lines = ['| model | rotation | passes | best pass | validation accuracy | test accuracy | '
              'minutes per pass | peak RSS (GB) |', '|---' * 8 + '|']
-    for (model_type, rotation), result in sorted(results.items(), key=_type_rotation_order):
+    for (model_type, rotation), result in _in_order(results):
         per_epoch = passes_per_epoch(result)
         rss = result.get('max_rss_mb')
         lines.append(
@@ -455,10 +455,10 @@ def passes_table(results):
     return '\n'.join(lines) + '\n'
 
 
-def _type_rotation_order(item):
-    (model_type, rotation), _ = item
-    order = TYPE_ORDER.index(model_type) if model_type in TYPE_ORDER else len(TYPE_ORDER)
-    return order, model_type, rotation
+def _in_order(results):
+    """``((type, rotation), result)`` in the order of `model_types` and `rotations`."""
+    return [((t, r), results[t, r]) for t in model_types(results) for r in rotations(results)
+            if (t, r) in results]
 
 
 # ---------------------------------------------------------------- table
