@@ -172,8 +172,10 @@ RECOPY = 're-copy the _meta.json that hw6_base.py wrote beside the model'
 
 def load_meta(meta_file):
     """The metadata dict, checked before any model is loaded: a ``class_names`` list of distinct
-    names; every field of `META_TYPES` of its type; a ``fingerprint`` and a ``meta_hash`` (which
-    `check_meta` verifies once the model is loaded); and the ``vocabulary`` (when recorded) that
+    names; every field of `META_TYPES` of its type; a ``fingerprint`` (which `check_meta`
+    verifies once the model is loaded) and a ``meta_hash`` equal to `fileio.content_hash` of the
+    rest (class names reordered, renamed or replaced, lengths or vocabulary changed ... are
+    refused here, before TensorFlow loads); and the ``vocabulary`` (when recorded) that
     of `pfam_loader.encode`: None (a model trained on course pickles alone, whose letter map is
     unknown) or another letter map is refused, as its tokens would mean other residues."""
     try:
@@ -184,8 +186,9 @@ def load_meta(meta_file):
     return checked_meta(meta, meta_file)
 
 
-def checked_meta(meta, meta_file):
-    """`load_meta`'s checks of a metadata dict (read from ``meta_file``)."""
+def checked_meta(meta, meta_file, remedy=RECOPY):
+    """`load_meta`'s checks of a metadata dict (read from ``meta_file``); ``remedy`` ends the
+    message of an edited one."""
     names = meta.get('class_names') if isinstance(meta, dict) else None
     if not (isinstance(names, list) and names and all(isinstance(n, str) and n.strip()
                                                       for n in names)):
@@ -221,6 +224,10 @@ def checked_meta(meta, meta_file):
         raise DataError(f'{meta_file}: no {" and no ".join(missing)}, so nothing ties its class '
                         'names to the model (metadata written before these were recorded, or '
                         f'edited); {RECOPY}, or retrain the model')
+    if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
+        raise DataError(f'{meta_file}: its content does not match its {fileio.CONTENT_HASH_KEY} '
+                        '(class names, lengths or other fields edited after it was written); '
+                        f'{remedy}')
     return meta
 
 
@@ -245,10 +252,9 @@ def ensemble_meta(metas):
 
 
 def check_meta(meta, model, meta_file, model_path):
-    """Refuse metadata that belongs to another model or was edited: a class count other than the
-    model's output width, a ``fingerprint`` other than `network.model_fingerprint` of the model,
-    or a ``meta_hash`` other than `fileio.content_hash` of the rest of the metadata (class names
-    reordered, renamed or replaced, lengths or vocabulary changed ...)."""
+    """Refuse metadata (checked by `load_meta`) that belongs to another model: a class count
+    other than the model's output width, or a ``fingerprint`` other than
+    `network.model_fingerprint` of the model."""
     import network
     width, n_names = model.output_shape[-1], len(meta['class_names'])
     if n_names != width:
@@ -259,10 +265,6 @@ def check_meta(meta, model, meta_file, model_path):
     if recorded != actual:
         raise DataError(f'{meta_file}: written for another model (fingerprint {recorded}, '
                         f'{model_path} has {actual}); use the metadata saved beside it')
-    if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
-        raise DataError(f'{meta_file}: its content does not match its {fileio.CONTENT_HASH_KEY} '
-                        '(class names, lengths or other fields edited after hw6_base.py wrote '
-                        f'it); {RECOPY}')
 
 
 def check_output(out, inputs):
@@ -537,10 +539,7 @@ def main_numpy(args):
         raise DataError(f'{path}: no such model file')
     numpy_model.reuse_freed_memory()
     model = numpy_model.NumpyModel.load(path)          # ValueError: one line
-    meta = checked_meta(model.meta, path)
-    if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
-        raise DataError(f'{path}: its metadata does not match its {fileio.CONTENT_HASH_KEY}; '
-                        'rewrite it with open_set.py')
+    meta = checked_meta(model.meta, path, remedy='rewrite it with open_set.py')
     if args.out:
         check_output(args.out, {'input': args.input, 'model': path})
     ids, sequences = read_input(args)

@@ -34,7 +34,7 @@ def test_course_scale_reports_the_padded_baseline_beside_the_bucketed_rate(tmp_p
     monkeypatch.setattr(bench, 'COURSE_SOURCE', str(source))
     monkeypatch.setattr(bench, 'COURSE_DIR', str(tmp_path / 'course'))
     out = tmp_path / 'c.json'
-    assert bench.main(['--scale', 'course', '--quick', '--types', 'rnn', '--steps', '10',
+    assert bench.main(['--scale', 'course', '--quick', '--types', 'rnn', '--steps', '4',
                        '--warmup', '1', '--out', str(out)]) == 0
     [row] = json.loads(out.read_text())['models']
     assert row['padded_steps'] == 2 and row['train_padded_samples_per_s'] > 0

@@ -16,31 +16,38 @@ import parser as arguments
 from conftest import REPEATED, ROOT, complete_result, driver_args, run_cli
 
 # ---------------------------------------------------------------- end to end
-@pytest.mark.parametrize('model_type', ['gru', 'mha'])
+@pytest.mark.parametrize('model_type, rotation, epochs', [('gru', 0, 3), ('mha', 1, 2)])
 @pytest.mark.slow
-def test_run_writes_a_complete_result_and_model(demo_dir, tmp_path, model_type):
-    status = hw6_base.main(driver_args(demo_dir, tmp_path, '--model_type', model_type, '--rotation',
-                                 '1', '--epochs', '2', '--steps_per_epoch', '4'))
-    assert status == 0
-    with open(tmp_path / f'{model_type}_rot1_results.pkl', 'rb') as f:
+def test_run_writes_a_complete_result_and_model(trained, demo_dir, tmp_path, model_type,
+                                                rotation, epochs):
+    """The GRU: a copy of the finished run the tests share (`REPEATED`); the MHA trained here."""
+    if model_type == 'gru':
+        tmp_path = trained(REPEATED, None, tmp_path / 'results')
+    else:
+        assert hw6_base.main(driver_args(
+            demo_dir, tmp_path, '--model_type', model_type, '--rotation', str(rotation),
+            '--epochs', str(epochs), '--steps_per_epoch', '4')) == 0
+    name = f'{model_type}_rot{rotation}'
+    with open(tmp_path / f'{name}_results.pkl', 'rb') as f:
         result = pickle.load(f)
     assert set(hw6_base.RESULT_KEYS) <= set(result)
-    assert result['n_epochs'] == 2 == len(result['history']['loss']) == len(result['epoch_times'])
+    assert result['n_epochs'] == epochs == len(result['history']['loss']) == \
+        len(result['epoch_times'])
     assert {'sparse_categorical_accuracy', 'val_sparse_categorical_accuracy'} <= \
         set(result['history'])
-    assert result['args']['model_type'] == model_type and result['rotation'] == 1
+    assert result['args']['model_type'] == model_type and result['rotation'] == rotation
     probabilities, labels = result['predict_test'], result['outs_test'][:, 0]
     assert probabilities.shape == (len(labels), 6) and result['class_names'][0] == 'DEMO00'
     assert result['test_accuracy'] == pytest.approx(np.mean(probabilities.argmax(1) == labels))
     model = keras.models.load_model(tmp_path / result['model_path'])
     assert model.count_params() == result['n_params']
     import pfam_loader
-    dat = pfam_loader.load_rotation(demo_dir, 1, 'T')
+    dat = pfam_loader.load_rotation(demo_dir, rotation, 'T')
     np.testing.assert_allclose(network.predict_probabilities(model, dat['ins_test']),
                                probabilities, atol=1e-5)
-    assert not os.path.exists(tmp_path / f'{model_type}_rot1_run')        # resume state removed
-    log = open(tmp_path / f'{model_type}_rot1_log.csv').read().splitlines()
-    assert len(log) == 3 and 'epoch_time' in log[0]
+    assert not os.path.exists(tmp_path / f'{name}_run')                   # resume state removed
+    log = open(tmp_path / f'{name}_log.csv').read().splitlines()
+    assert len(log) == epochs + 1 and 'epoch_time' in log[0]
 
 
 def test_existing_result_is_not_overwritten(demo_dir, tmp_path, capsys):

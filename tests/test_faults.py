@@ -81,40 +81,8 @@ def _assert_full_history(result, epochs):
     assert {len(values) for values in result['history'].values()} == {epochs}
 
 
-# ---------------------------------------------------------------- 1: SIGTERM in the last epoch
-@pytest.mark.slow
-def test_sigterm_in_the_last_epoch_of_a_forced_run_resumes_to_the_full_history(
-        demo_dir, tmp_path, capsys):
-    """A real SIGTERM to a real process in the last epoch of a --force run: exit 143 with one
-    line, the old finished run's files untouched; the rerun resumes to the full history and
-    only then replaces them."""
-    results = tmp_path / 'results'
-    results.mkdir()
-    old = {suffix: f'old {suffix}'.encode() for suffix in ('.keras', '_meta.json', '_log.csv')}
-    old['_results.pkl'] = pickle.dumps(complete_result(name='old'))
-    for suffix, content in old.items():
-        (results / f'{NAME}{suffix}').write_bytes(content)
-    argv = driver_args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '20', '--force')
-    run = _start(tmp_path, argv)
-    _wait_for(lambda: _epochs_logged(results) >= 1, run)        # epoch 2 has begun
-    os.kill(run.pid, signal.SIGTERM)
-    status, _, stderr = _finish(run)
-    assert status == 143 and 'Traceback' not in stderr, stderr
-    assert _epochs_logged(results) == 1, 'the SIGTERM came after epoch 2 ended: a slow poll?'
-    assert _our_lines(stderr) == [f'{NAME}: interrupted; run the same command again to resume '
-                                  'after the last finished epoch']
-    for suffix, content in old.items():
-        assert (results / f'{NAME}{suffix}').read_bytes() == content, suffix
-
-    assert hw6_base.main(argv) == 0
-    assert f'{NAME}: resuming after epoch 1 ' in capsys.readouterr().out
-    _assert_full_history(_result(results), 2)
-    for suffix, content in old.items():
-        assert (results / f'{NAME}{suffix}').read_bytes() != content, suffix
-    assert not os.path.exists(results / f'{NAME}_run')
-    assert len((results / f'{NAME}_log.csv').read_text().splitlines()) == 3
-
-
+# ---------------------------------------------------------------- 1: SIGTERM
+# (in the last epoch of a --force run, and within seconds: tests/test_sigterm.py)
 class _SigtermInsideDel(keras.callbacks.Callback):
     """SIGTERM to this process from inside a ``__del__`` at the given training batch of epoch 0:
     the handler runs there, and what it raises can only abort that ``__del__`` (Python hands it
@@ -183,18 +151,23 @@ def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tm
 
 
 @pytest.mark.slow
-def test_truncated_newest_checkpoint_resumes_from_the_one_before(trained, demo_dir, tmp_path,
-                                                                  capsys):
+def test_truncated_newest_checkpoint_and_empty_result_resume_from_the_checkpoint_before(
+        trained, demo_dir, tmp_path, capsys):
+    """A truncated newest checkpoint is skipped, and an empty result (a run killed as it began
+    to write one, by a tool without atomic writes) is no finished run: the run resumes."""
     results = trained(REPEATED, 2, tmp_path / 'results')
     newest = results / f'{NAME}_run' / 'epoch0002.weights.h5'
     newest.write_bytes(newest.read_bytes()[:1000])           # as a kill mid-write would leave it
+    (results / f'{NAME}_results.pkl').write_bytes(b'')
     capsys.readouterr()
 
     assert hw6_base.main(driver_args(demo_dir, results, *REPEATED)) == 0
     captured = capsys.readouterr()
+    assert 'is unreadable (EOFError' in captured.err
     assert 'skipped unreadable newer checkpoint(s) (epoch 2: ' in captured.err
     assert f'{NAME}: resuming after epoch 1 ' in captured.out
     _assert_full_history(_result(results), 3)
+    assert job_control.result_is_complete(results / f'{NAME}_results.pkl')
 
 
 @pytest.mark.slow
@@ -348,14 +321,6 @@ def test_result_is_complete(tmp_path, content, done):
     if content is not None:
         path.write_bytes(content)
     assert job_control.result_is_complete(str(path)) is done
-
-
-@pytest.mark.slow
-def test_empty_result_is_trained_again(demo_dir, tmp_path, capsys):
-    (tmp_path / f'{NAME}_results.pkl').write_bytes(b'')
-    assert hw6_base.main(driver_args(demo_dir, tmp_path, '--epochs', '1', '--steps_per_epoch', '2')) == 0
-    assert 'is unreadable (EOFError' in capsys.readouterr().err
-    assert job_control.result_is_complete(tmp_path / f'{NAME}_results.pkl')
 
 
 # ---------------------------------------------------------------- 7: resumed == uninterrupted

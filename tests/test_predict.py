@@ -11,18 +11,17 @@ import pandas as pd
 import pytest
 
 import fileio
-import hw6_base
 import network
 import pfam_loader
 import predict
-from conftest import ROOT, driver_args
+from conftest import REPEATED, ROOT
 
 
 @pytest.fixture(scope='module')
-def trained(demo_dir, tmp_path_factory):
-    """A tiny GRU trained for a few steps on the demo rotation 0: (model path, rotation dict)."""
-    results = tmp_path_factory.mktemp('predict_results')
-    assert hw6_base.main(driver_args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '5')) == 0
+def trained(trained, demo_dir, tmp_path_factory):
+    """A tiny GRU trained for a few steps on the demo rotation 0 (a copy of the run the tests
+    folder's `trained` shares): (model path, rotation dict)."""
+    results = trained(REPEATED, None, tmp_path_factory.mktemp('predict') / 'results')
     return str(results / 'gru_rot0.keras'), pfam_loader.load_rotation(demo_dir, 0, 'T')
 
 
@@ -296,8 +295,10 @@ def test_a_truncated_model_from_the_command_line(trained, tmp_path):
 
 
 def _predict_with_changed_meta(model_path, tmp_path, name, **changes):
-    """predict.py's status with the model's meta changed by ``changes``, saved as ``name``."""
+    """predict.py's status with the model's meta changed by ``changes`` and sealed again (as a
+    meta written for another model is), saved as ``name``."""
     meta = {**json.load(open(predict.meta_path(model_path))), **changes}
+    meta[fileio.CONTENT_HASH_KEY] = fileio.content_hash(meta)
     (tmp_path / name).write_text(json.dumps(meta))
     (tmp_path / 'x.txt').write_text('ACDEFGHIKL\n')
     return predict.main(['--model', model_path, '--input', str(tmp_path / 'x.txt'),
@@ -606,12 +607,13 @@ def test_an_edited_meta_is_refused_and_a_sealed_one_accepted_in_process(tmp_path
     predict.check_meta(loaded, Model(), 'm.json', 'x.keras')
     swapped = dict(loaded, class_names=loaded['class_names'][::-1])
     renamed = dict(loaded, class_names=loaded['class_names'][:-1] + ['PF00003.1x'])
-    for edited in (swapped, renamed):
+    for change in (swapped, renamed, {'len_min': 6}, {'test_accuracy': 0.9},
+                   {'model_type': 'mha'}):
+        (tmp_path / 'edited.json').write_text(json.dumps({**loaded, **change}))
         with pytest.raises(pfam_loader.DataError, match='does not match its meta_hash'):
-            predict.check_meta(edited, Model(), 'm.json', 'x.keras')
-    for change in ({'len_min': 6}, {'test_accuracy': 0.9}, {'model_type': 'mha'}):
-        with pytest.raises(pfam_loader.DataError, match='does not match its meta_hash'):
-            predict.check_meta({**loaded, **change}, Model(), 'm.json', 'x.keras')
+            predict.load_meta(str(tmp_path / 'edited.json'))         # before any model loads
+    with pytest.raises(pfam_loader.DataError, match='written for another model'):
+        predict.check_meta({**loaded, 'fingerprint': '3:abd'}, Model(), 'm.json', 'x.keras')
     for bad in ({'len_min': 50}, {'len_max': 0}, {'class_names': ['a', 'b', '']},
                 {'vocabulary': 7}, {'fingerprint': 12}):
         (tmp_path / 'bad.json').write_text(json.dumps({**meta, **bad}))

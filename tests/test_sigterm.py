@@ -6,11 +6,13 @@ waits, holding the GIL: a SIGTERM'd run printed its message, then hung with its 
 iterator freed with the exception's traceback), or later in the interpreter's finalization.
 How long it hangs depends on timing (0 to 60 s); here objects whose freeing never ends stand in
 for the iterator: one in a frame of the interrupted run (freed with the traceback), one left
-for the interpreter's finalization. A real process gets a real SIGTERM in its second epoch and
-must end with status 143 within seconds, its lock released and its finished epoch kept.
+for the interpreter's finalization. A real process gets a real SIGTERM in the second (last)
+epoch of a --force run and must end with status 143 within seconds, its lock released, its
+finished epoch kept and the run it replaces untouched.
 (tests/sigterm_trials.py checks the real thing on a real SLURM, at random moments.)
 """
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -18,8 +20,9 @@ import time
 
 import pytest
 
+import hw6_base
 import job_control
-from conftest import ROOT, driver_args
+from conftest import ROOT, complete_result, driver_args
 
 NAME = 'gru_rot0'
 #: seconds from the SIGTERM to the end of the process (SLURM users are promised "at once")
@@ -64,9 +67,18 @@ def _epochs_logged(results):
 
 
 @pytest.mark.slow
-def test_sigterm_ends_the_process_without_freeing_the_interrupted_run(demo_dir, tmp_path):
+def test_sigterm_in_the_last_epoch_of_a_forced_run_ends_it_at_once_and_it_resumes(
+        demo_dir, tmp_path, capsys):
+    """A real SIGTERM in the last epoch of a --force run: status 143 within `LIMIT_S` with one
+    line, the lock released, the finished epoch kept and the old finished run's files
+    untouched; the rerun resumes to the full history and only then replaces them."""
     results = tmp_path / 'results'
-    argv = driver_args(demo_dir, results, '--epochs', '50', '--steps_per_epoch', '20')
+    results.mkdir()
+    old = {suffix: f'old {suffix}'.encode() for suffix in ('.keras', '_meta.json', '_log.csv')}
+    old['_results.pkl'] = pickle.dumps(complete_result(name='old'))
+    for suffix, content in old.items():
+        (results / f'{NAME}{suffix}').write_bytes(content)
+    argv = driver_args(demo_dir, results, '--epochs', '2', '--steps_per_epoch', '20', '--force')
     err_path = tmp_path / 'run.err'
     with open(tmp_path / 'run.out', 'w') as out, open(err_path, 'w') as err:
         run = subprocess.Popen([sys.executable, '-c', RUNNER, *argv], cwd=ROOT, stdout=out,
@@ -93,10 +105,23 @@ def test_sigterm_ends_the_process_without_freeing_the_interrupted_run(demo_dir, 
             run.wait()
     stderr = err_path.read_text()
     assert status == 143 and 'Traceback' not in stderr, stderr
-    assert (f'{NAME}: interrupted; run the same command again to resume after the last '
-            'finished epoch') in stderr
+    assert [line for line in stderr.splitlines() if line.startswith(('hw6_base.py:', NAME))] == [
+        f'{NAME}: interrupted; run the same command again to resume after the last finished '
+        'epoch']
     assert took < LIMIT_S
     lock = results / f'{NAME}.lock'
     assert not lock.exists() and not job_control.lock_is_held(str(lock))
-    assert _epochs_logged(results) >= 1                        # the finished epoch is kept
+    assert _epochs_logged(results) == 1, 'the SIGTERM came after epoch 2 ended: a slow poll?'
     assert any(name.endswith('.weights.h5') for name in os.listdir(results / f'{NAME}_run'))
+    for suffix, content in old.items():
+        assert (results / f'{NAME}{suffix}').read_bytes() == content, suffix
+
+    assert hw6_base.main(argv) == 0
+    assert f'{NAME}: resuming after epoch 1 ' in capsys.readouterr().out
+    with open(results / f'{NAME}_results.pkl', 'rb') as f:
+        result = pickle.load(f)
+    assert result['n_epochs'] == 2 and result['history']['epoch'] == [0, 1]
+    for suffix, content in old.items():
+        assert (results / f'{NAME}{suffix}').read_bytes() != content, suffix
+    assert not os.path.exists(results / f'{NAME}_run')
+    assert len((results / f'{NAME}_log.csv').read_text().splitlines()) == 3
