@@ -41,7 +41,7 @@ baseline (svm_baseline.py) for the table.
                       --demo, e.g. -- --epochs 1 --steps_per_epoch 2
 
 Rerunning the same command skips finished runs and resumes interrupted ones. ./setup.sh runs
-first when tensorflow, keras or pydot is not installed.
+first when a package of requirements.txt it checks for is not installed.
 EOF
 }
 
@@ -90,13 +90,8 @@ if [ "$jobs" -gt 1 ]; then
     threads=(--cpus_per_task $(( cores / jobs > 1 ? cores / jobs : 1 )))
 fi
 
-# 1. the environment
-# (looked up, not imported: importing TensorFlow costs seconds)
-if ! python3 -c 'import importlib.util as u, sys; sys.exit(None in map(u.find_spec, sys.argv[1:]))' \
-        tensorflow keras pydot >/dev/null 2>&1; then
-    say "tensorflow, keras or pydot is not installed: running ./setup.sh"
-    ./setup.sh
-fi
+# 1. the environment (set up only when a package is missing)
+./setup.sh --when-missing
 
 # 2. the dataset
 if [ ! -f "$dataset/pfamB_metadata.json" ]; then

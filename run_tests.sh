@@ -5,12 +5,7 @@
 # or ./run_tests.sh -m "not slow" for the fast tier.
 set -euo pipefail
 cd "$(dirname "$0")"
-# find_spec looks the packages up without importing them (importing TensorFlow costs seconds)
-if ! python3 -c 'import importlib.util as u, sys; sys.exit(None in map(u.find_spec, sys.argv[1:]))' \
-        tensorflow keras pydot pytest xdist >/dev/null 2>&1; then
-    echo "run_tests: tensorflow, keras, pydot or pytest-xdist is not installed: running ./setup.sh"
-    ./setup.sh
-fi
+./setup.sh --when-missing
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}" CUDA_VISIBLE_DEVICES="${CUDA_VISIBLE_DEVICES-}"
 workers="${PYTEST_WORKERS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}"
 if [ "$workers" -gt 1 ]; then

@@ -3,8 +3,21 @@
 # the graphviz binary (for plot_model figures) when missing, then the pinned Python packages.
 # Use it inside a virtual environment or conda env if you have one (python3 -m venv .venv &&
 # . .venv/bin/activate && ./setup.sh); it installs into whatever `python3` is active.
+# ./setup.sh --when-missing does nothing when the packages are there (run_tests.sh and
+# run_experiment.sh start with it).
 set -euo pipefail
 cd "$(dirname "$0")"
+
+if [ "${1:-}" = --when-missing ]; then
+    # looked up, not imported (importing TensorFlow costs seconds)
+    missing=$(python3 -c 'import importlib.util as u, sys
+print(" ".join(name for name in sys.argv[1:] if u.find_spec(name) is None))' \
+        tensorflow keras pydot pytest xdist 2>/dev/null) || missing="python3 packages"
+    [ -n "$missing" ] || exit 0
+    echo "setup: not installed: $missing; setting up"
+elif [ $# -gt 0 ]; then
+    echo "setup: error: unknown argument '$1' (the only option is --when-missing)" >&2; exit 2
+fi
 
 if ! command -v dot >/dev/null 2>&1; then
     if command -v apt-get >/dev/null 2>&1; then
