@@ -24,7 +24,9 @@ import pfam_loader  # noqa: E402
 LONGEST_FIRST = ('test_run_experiment.py::test_demo_builds',
                  'test_dataset_publish.py::test_a_killed_replacement',
                  'test_faults.py::test_resumed_run_reproduces',
-                 'test_bench.py::test_course_scale')
+                 'test_bench.py::test_course_scale',
+                 'test_faults.py::test_sigkill_while_a_checkpoint',
+                 'test_sigterm.py::test_sigterm_in_the_last_epoch')
 
 
 def pytest_collection_modifyitems(config, items):
