@@ -78,6 +78,31 @@ def idle_scheduler(tmp_path_factory):
     return {'PATH': f'{fake}{os.pathsep}{os.environ["PATH"]}'}
 
 
+#: the run that `driver_args` runs (GRU, rotation 0)
+RUN_NAME = 'gru_rot0'
+
+
+def epochs_logged(results, name=RUN_NAME):
+    """Epoch rows of the run's own log (a row appears once its checkpoint is on disk)."""
+    try:
+        with open(os.path.join(results, f'{name}_run', f'{name}_log.csv')) as f:
+            return max(len(f.read().splitlines()) - 1, 0)
+    except FileNotFoundError:
+        return 0
+
+
+def our_lines(stderr, name=RUN_NAME):
+    """The driver's own stderr lines (TensorFlow may log a few of its own)."""
+    return [line for line in stderr.splitlines() if line.startswith(('hw6_base.py:', f'{name}:'))]
+
+
+def assert_full_history(result, epochs):
+    """``result`` holds ``epochs`` epochs, in every history entry and in its epoch times."""
+    assert result['n_epochs'] == epochs == len(result['epoch_times'])
+    assert result['history']['epoch'] == list(range(epochs))
+    assert {len(values) for values in result['history'].values()} == {epochs}
+
+
 #: Training options of the tiny runs that `trained` shares: 3 epochs of 3 batches (a repeated
 #: stream), no early stop; and 2 epochs of one pass over the training folds each.
 REPEATED = ('--epochs', '3', '--steps_per_epoch', '3', '--patience', '0')

@@ -22,9 +22,10 @@ import hw6_base
 import job_control
 import parser as arguments
 from conftest import ROOT
-from conftest import ONE_PASS, REPEATED, complete_result, driver_args, run_cli
+from conftest import (ONE_PASS, REPEATED, assert_full_history, complete_result, driver_args,
+                      epochs_logged, our_lines, RUN_NAME, run_cli)
 
-NAME = 'gru_rot0'
+NAME = RUN_NAME
 ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'CUDA_VISIBLE_DEVICES': ''}   # a CPU task's
 
 
@@ -55,30 +56,9 @@ def _wait_for(condition, process, timeout=240, poll=0.02):
         time.sleep(poll)
 
 
-def _epochs_logged(results):
-    """Epoch rows of the run's own log (a row appears once its checkpoint is on disk)."""
-    path = results / f'{NAME}_run' / f'{NAME}_log.csv'
-    try:
-        return max(len(path.read_text().splitlines()) - 1, 0)
-    except FileNotFoundError:
-        return 0
-
-
-def _our_lines(stderr):
-    """The driver's own stderr lines (TensorFlow may log a few of its own)."""
-    return [line for line in stderr.splitlines()
-            if line.startswith(('hw6_base.py:', f'{NAME}:'))]
-
-
 def _result(results):
     with open(results / f'{NAME}_results.pkl', 'rb') as f:
         return pickle.load(f)
-
-
-def _assert_full_history(result, epochs):
-    assert result['n_epochs'] == epochs == len(result['epoch_times'])
-    assert result['history']['epoch'] == list(range(epochs))
-    assert {len(values) for values in result['history'].values()} == {epochs}
 
 
 # ---------------------------------------------------------------- 1: SIGTERM
@@ -121,7 +101,7 @@ def test_a_sigterm_whose_exception_is_swallowed_still_stops_the_run(demo_dir, tm
     assert unraisable == []                      # and no "Exception ignored ... Traceback" shown
     assert capsys.readouterr().err == (f'{NAME}: interrupted; run the same command again to '
                                        'resume after the last finished epoch\n')
-    assert _epochs_logged(results) == 0 and not os.path.exists(results / f'{NAME}_results.pkl')
+    assert epochs_logged(results) == 0 and not os.path.exists(results / f'{NAME}_results.pkl')
     assert sys.unraisablehook == unraisable.append   # main's own handlers are gone again
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not hw6_base._signals
 
@@ -137,15 +117,15 @@ def test_sigkill_while_a_checkpoint_is_written_then_rerun_completes(demo_dir, tm
         return run_dir.is_dir() and any(name.startswith(('.tmp', '.epoch'))
                                         for name in os.listdir(run_dir))
     run = _start(tmp_path, argv)                 # killed while epoch 2's checkpoint is written
-    _wait_for(lambda: (_epochs_logged(results) >= 1 and writing_a_checkpoint())
-              or _epochs_logged(results) >= 2, run, poll=0.001)
+    _wait_for(lambda: (epochs_logged(results) >= 1 and writing_a_checkpoint())
+              or epochs_logged(results) >= 2, run, poll=0.001)
     os.kill(run.pid, signal.SIGKILL)
     assert run.wait(timeout=60) == -signal.SIGKILL
     assert os.path.exists(results / f'{NAME}.lock')          # left behind, but free: a dead holder
 
     assert hw6_base.main(argv) == 0
     assert f'{NAME}: resuming after epoch ' in capsys.readouterr().out
-    _assert_full_history(_result(results), 3)
+    assert_full_history(_result(results), 3)
     assert job_control.result_is_complete(results / f'{NAME}_results.pkl')
     assert not os.path.exists(results / f'{NAME}.lock')
 
@@ -166,7 +146,7 @@ def test_truncated_newest_checkpoint_and_empty_result_resume_from_the_checkpoint
     assert 'is unreadable (EOFError' in captured.err
     assert 'skipped unreadable newer checkpoint(s) (epoch 2: ' in captured.err
     assert f'{NAME}: resuming after epoch 1 ' in captured.out
-    _assert_full_history(_result(results), 3)
+    assert_full_history(_result(results), 3)
     assert job_control.result_is_complete(results / f'{NAME}_results.pkl')
 
 
@@ -178,7 +158,7 @@ def test_unreadable_resume_state_is_a_one_line_error(trained, demo_dir, tmp_path
 
     capsys.readouterr()
     assert hw6_base.main(driver_args(demo_dir, results, *REPEATED)) == 2
-    [line] = _our_lines(capsys.readouterr().err)
+    [line] = our_lines(capsys.readouterr().err)
     assert line.startswith(f'hw6_base.py: error: the resume state in {results}/{NAME}_run '
                            'cannot be loaded (epoch 1: ')
     assert line.endswith('; delete that folder to train this configuration from the start')
@@ -331,10 +311,10 @@ def test_resumed_run_reproduces_the_uninterrupted_one(trained, demo_dir, tmp_pat
     assert not os.path.exists(resumed / f'{NAME}_results.pkl')
     assert not os.path.exists(resumed / f'{NAME}_log.csv')             # only once finished
     assert os.path.isfile(resumed / f'{NAME}_run' / 'epoch0001.weights.h5')
-    assert _epochs_logged(resumed) == 1 and not os.path.exists(resumed / f'{NAME}.lock')
+    assert epochs_logged(resumed) == 1 and not os.path.exists(resumed / f'{NAME}.lock')
     assert hw6_base.main(driver_args(demo_dir, resumed, *options)) == 0
     epochs = int(options[options.index('--epochs') + 1])
-    _assert_full_history(_result(resumed), epochs)
+    assert_full_history(_result(resumed), epochs)
     straight = _result(trained(options, None, tmp_path / 'straight'))
     resumed = _result(resumed)
     for key, values in straight['history'].items():
@@ -380,7 +360,7 @@ def test_sigterm_right_after_start_exits_143_cleanly(demo_dir, tmp_path, delay):
     os.kill(run.pid, signal.SIGTERM)
     status, _, stderr = _finish(run)
     assert status == 143 and 'Traceback' not in stderr, stderr
-    [line] = _our_lines(stderr)
+    [line] = our_lines(stderr)
     assert 'interrupted' in line and 'run the same command again' in line
     assert not os.path.exists(tmp_path / 'results' / f'{NAME}_results.pkl')
 

@@ -22,9 +22,10 @@ import pytest
 
 import hw6_base
 import job_control
-from conftest import ROOT, complete_result, driver_args
+from conftest import (ROOT, assert_full_history, complete_result, driver_args,
+                      epochs_logged, our_lines, RUN_NAME)
 
-NAME = 'gru_rot0'
+NAME = RUN_NAME
 #: seconds from the SIGTERM to the end of the process (SLURM users are promised "at once")
 LIMIT_S = 15
 
@@ -57,15 +58,6 @@ fileio.run_main(hw6_base.main)        # the command line of hw6_base.py (sys.arg
 '''
 
 
-def _epochs_logged(results):
-    """Epoch rows of the run's own log (a row appears once its checkpoint is on disk)."""
-    try:
-        with open(results / f'{NAME}_run' / f'{NAME}_log.csv') as f:
-            return max(len(f.read().splitlines()) - 1, 0)
-    except OSError:
-        return 0
-
-
 @pytest.mark.slow
 def test_sigterm_in_the_last_epoch_of_a_forced_run_ends_it_at_once_and_it_resumes(
         demo_dir, tmp_path, capsys):
@@ -85,7 +77,7 @@ def test_sigterm_in_the_last_epoch_of_a_forced_run_ends_it_at_once_and_it_resume
                                stderr=err, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})
     try:
         deadline = time.time() + 240
-        while _epochs_logged(results) < 1:                    # epoch 2 has begun
+        while epochs_logged(results) < 1:                    # epoch 2 has begun
             assert run.poll() is None, f'ended early: {err_path.read_text()[-2000:]}'
             assert time.time() < deadline, 'no epoch finished in 240 s'
             time.sleep(0.02)
@@ -105,13 +97,12 @@ def test_sigterm_in_the_last_epoch_of_a_forced_run_ends_it_at_once_and_it_resume
             run.wait()
     stderr = err_path.read_text()
     assert status == 143 and 'Traceback' not in stderr, stderr
-    assert [line for line in stderr.splitlines() if line.startswith(('hw6_base.py:', NAME))] == [
-        f'{NAME}: interrupted; run the same command again to resume after the last finished '
-        'epoch']
+    assert our_lines(stderr) == [f'{NAME}: interrupted; run the same command again to resume '
+                                 'after the last finished epoch']
     assert took < LIMIT_S
     lock = results / f'{NAME}.lock'
     assert not lock.exists() and not job_control.lock_is_held(str(lock))
-    assert _epochs_logged(results) == 1, 'the SIGTERM came after epoch 2 ended: a slow poll?'
+    assert epochs_logged(results) == 1, 'the SIGTERM came after epoch 2 ended: a slow poll?'
     assert any(name.endswith('.weights.h5') for name in os.listdir(results / f'{NAME}_run'))
     for suffix, content in old.items():
         assert (results / f'{NAME}{suffix}').read_bytes() == content, suffix
@@ -119,8 +110,7 @@ def test_sigterm_in_the_last_epoch_of_a_forced_run_ends_it_at_once_and_it_resume
     assert hw6_base.main(argv) == 0
     assert f'{NAME}: resuming after epoch 1 ' in capsys.readouterr().out
     with open(results / f'{NAME}_results.pkl', 'rb') as f:
-        result = pickle.load(f)
-    assert result['n_epochs'] == 2 and result['history']['epoch'] == [0, 1]
+        assert_full_history(pickle.load(f), 2)
     for suffix, content in old.items():
         assert (results / f'{NAME}{suffix}').read_bytes() != content, suffix
     assert not os.path.exists(results / f'{NAME}_run')
