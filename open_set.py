@@ -79,14 +79,11 @@ def plot(path, curves, points):
 
 def main_result(args):
     """Export, calibrate, evaluate: the report dict."""
+    from predict import load_meta
+    meta = load_meta(os.path.splitext(args.model)[0] + '_meta.json')   # before TensorFlow loads
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     import network
     import pfam_loader
-    meta_file = os.path.splitext(args.model)[0] + '_meta.json'
-    with open(meta_file) as handle:
-        meta = json.load(handle)
-    if meta.get(fileio.CONTENT_HASH_KEY) != fileio.content_hash(meta):
-        raise DataError(f'{meta_file}: its content does not match its meta_hash')
     if meta.get('rotation') not in (None, args.rotation):
         raise DataError(f'{args.model} was trained on rotation {meta["rotation"]}, not '
                         f'--rotation {args.rotation}')

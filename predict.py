@@ -198,7 +198,7 @@ def checked_meta(meta, meta_file, remedy=RECOPY):
     if repeated:
         raise DataError(f'{meta_file}: class_names repeats {len(repeated)} name(s) (e.g. '
                         f'{repeated[0][0]!r}, {repeated[0][1]} times): edited or damaged '
-                        f'metadata; {RECOPY}')
+                        f'metadata; {remedy}')
     for field, types in META_TYPES.items():
         value = meta.get(field)
         if field in meta and (not isinstance(value, types) or isinstance(value, bool)
@@ -208,13 +208,13 @@ def checked_meta(meta, meta_file, remedy=RECOPY):
                                     'list': 'a list', 'dict': 'an object'}[t.__name__]
                                    for t in types)
             raise DataError(f'{meta_file}: {field} is {json.dumps(value)[:40]}, not {expected}; '
-                            f'{RECOPY}')
+                            f'{remedy}')
     for field in ('len_min', 'len_max'):
         if field in meta and meta[field] < 1:
-            raise DataError(f'{meta_file}: {field} is {meta[field]}, not a length; {RECOPY}')
+            raise DataError(f'{meta_file}: {field} is {meta[field]}, not a length; {remedy}')
     if meta.get('len_min', 1) > meta.get('len_max', meta.get('len_min', 1)):
         raise DataError(f'{meta_file}: len_min {meta["len_min"]} exceeds len_max '
-                        f'{meta["len_max"]}; {RECOPY}')
+                        f'{meta["len_max"]}; {remedy}')
     if 'vocabulary' in meta and meta['vocabulary'] != pfam_loader.VOCABULARY:
         raise DataError(f'{meta_file}: the model was trained on tokens of the letter map '
                         f'{meta["vocabulary"]!r} (None: unknown, course pickles alone), not '
@@ -223,7 +223,7 @@ def checked_meta(meta, meta_file, remedy=RECOPY):
     if missing:
         raise DataError(f'{meta_file}: no {" and no ".join(missing)}, so nothing ties its class '
                         'names to the model (metadata written before these were recorded, or '
-                        f'edited); {RECOPY}, or retrain the model')
+                        f'edited); {remedy}, or retrain the model')
     if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
         raise DataError(f'{meta_file}: its content does not match its {fileio.CONTENT_HASH_KEY} '
                         '(class names, lengths or other fields edited after it was written); '

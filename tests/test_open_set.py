@@ -191,6 +191,25 @@ def test_threshold_with_a_keras_model_and_bad_min_probability_are_one_line_error
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+def test_open_set_refuses_edited_metadata_before_it_writes_anything(tmp_path):
+    """A class name renamed in the model's _meta.json (its meta_hash kept): one line, exit 2,
+    the message and remedy of predict.py, and no model file or report written."""
+    source = os.path.join(ROOT, 'results', 'pfam46', 'mha_rot0')
+    model = tmp_path / 'mha_rot0.keras'
+    model.write_bytes(open(source + '.keras', 'rb').read())
+    with open(source + '_meta.json') as handle:
+        meta = json.load(handle)
+    meta['class_names'][0] = meta['class_names'][1] + 'x'
+    (tmp_path / 'mha_rot0_meta.json').write_text(json.dumps(meta))
+    out, report = tmp_path / 'open_set.npz', tmp_path / 'report'
+    done = run_cli('open_set.py', '--model', str(model), '--out', str(out), '--report', str(report))
+    assert done.returncode == 2, done.stderr
+    assert 'its content does not match its meta_hash' in done.stderr
+    assert predict.RECOPY in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not out.exists() and not report.exists()
+
+
 def test_top_k_table_writes_none_below_the_threshold():
     probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]], np.float32)
     header, rows = predict.top_k_table(['x', 'y', 'z'], probabilities, ['F1', 'F2'], 1,
