@@ -19,12 +19,20 @@ after it leaves a publish that `settle` finishes (every reader of a results fold
 first: the driver, ``job_control.py --missing``, figures.py), so readers see the old run or the
 new one, whole. `settle` with ``clean=True`` (under the run's lock) also removes what a killed
 writer left: temporary files and a half-deleted run folder.
+
+A model's ``{name}_meta.json`` is checked by `load_meta` before any model is loaded (predict.py,
+open_set.py): its class names, field types and its own content hash.
 """
+import collections
 import glob
+import json
 import os
 import shutil
 
+import fileio
+import pfam_loader
 from fileio import atomic_write
+from pfam_loader import DataError
 
 #: Suffix of each artefact after the run name.
 SUFFIXES = {'result': '_results.pkl', 'model': '.keras', 'meta': '_meta.json',
@@ -146,3 +154,76 @@ def commit():
                               timeout=10).stdout.strip() or 'unknown'
     except (OSError, subprocess.SubprocessError):
         return 'unknown'
+
+
+#: metadata fields (``{name}_meta.json``) predict.py reads or hw6_base.py writes, and the JSON
+#: types each must have (int fields: not booleans, at least 1 for the lengths); a field of
+#: another type is refused
+META_TYPES = {'class_names': (list,), 'len_min': (int,), 'len_max': (int,),
+              'vocabulary': (str, type(None)), 'padding_token': (int,), 'fingerprint': (str,),
+              fileio.CONTENT_HASH_KEY: (str,), 'model_type': (str,), 'rotation': (int,),
+              'test_accuracy': (int, float, type(None)), 'config': (dict,),
+              'config_fingerprint': (str,)}
+#: how to mend metadata that is refused
+RECOPY = 're-copy the _meta.json that hw6_base.py wrote beside the model'
+
+
+def load_meta(meta_file):
+    """The metadata dict, checked before any model is loaded: a ``class_names`` list of distinct
+    names; every field of `META_TYPES` of its type; a ``fingerprint`` (which `predict.check_meta`
+    verifies once the model is loaded) and a ``meta_hash`` equal to `fileio.content_hash` of the
+    rest (class names reordered, renamed or replaced, lengths or vocabulary changed ... are
+    refused here, before TensorFlow loads); and the ``vocabulary`` (when recorded) that
+    of `pfam_loader.encode`: None (a model trained on course pickles alone, whose letter map is
+    unknown) or another letter map is refused, as its tokens would mean other residues."""
+    try:
+        with open(meta_file, 'rb') as f:
+            meta = json.loads(f.read().decode('utf-8-sig'))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f'{meta_file}: not a JSON metadata file ({err})') from None
+    return checked_meta(meta, meta_file)
+
+
+def checked_meta(meta, meta_file, remedy=RECOPY):
+    """`load_meta`'s checks of a metadata dict (read from ``meta_file``); ``remedy`` ends the
+    message of an edited one."""
+    names = meta.get('class_names') if isinstance(meta, dict) else None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n.strip()
+                                                      for n in names)):
+        raise DataError(f'{meta_file}: no class_names list (not the metadata of a model)')
+    repeated = sorted((name, count) for name, count in collections.Counter(names).items()
+                      if count > 1)
+    if repeated:
+        raise DataError(f'{meta_file}: class_names repeats {len(repeated)} name(s) (e.g. '
+                        f'{repeated[0][0]!r}, {repeated[0][1]} times): edited or damaged '
+                        f'metadata; {remedy}')
+    for field, types in META_TYPES.items():
+        value = meta.get(field)
+        if field in meta and (not isinstance(value, types) or isinstance(value, bool)
+                              and bool not in types):
+            expected = ' or '.join('null' if t is type(None) else
+                                   {'str': 'a string', 'int': 'an integer', 'float': 'a number',
+                                    'list': 'a list', 'dict': 'an object'}[t.__name__]
+                                   for t in types)
+            raise DataError(f'{meta_file}: {field} is {json.dumps(value)[:40]}, not {expected}; '
+                            f'{remedy}')
+    for field in ('len_min', 'len_max'):
+        if field in meta and meta[field] < 1:
+            raise DataError(f'{meta_file}: {field} is {meta[field]}, not a length; {remedy}')
+    if meta.get('len_min', 1) > meta.get('len_max', meta.get('len_min', 1)):
+        raise DataError(f'{meta_file}: len_min {meta["len_min"]} exceeds len_max '
+                        f'{meta["len_max"]}; {remedy}')
+    if 'vocabulary' in meta and meta['vocabulary'] != pfam_loader.VOCABULARY:
+        raise DataError(f'{meta_file}: the model was trained on tokens of the letter map '
+                        f'{meta["vocabulary"]!r} (None: unknown, course pickles alone), not '
+                        f'{pfam_loader.VOCABULARY!r}; its predictions would be meaningless')
+    missing = [field for field in ('fingerprint', fileio.CONTENT_HASH_KEY) if field not in meta]
+    if missing:
+        raise DataError(f'{meta_file}: no {" and no ".join(missing)}, so nothing ties its class '
+                        'names to the model (metadata written before these were recorded, or '
+                        f'edited); {remedy}, or retrain the model')
+    if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
+        raise DataError(f'{meta_file}: its content does not match its {fileio.CONTENT_HASH_KEY} '
+                        '(class names, lengths or other fields edited after it was written); '
+                        f'{remedy}')
+    return meta

@@ -79,8 +79,7 @@ def plot(path, curves, points):
 
 def main_result(args):
     """Export, calibrate, evaluate: the report dict."""
-    from predict import load_meta
-    meta = load_meta(os.path.splitext(args.model)[0] + '_meta.json')   # before TensorFlow loads
+    meta = artefacts.load_meta(artefacts.meta_of_model(args.model))   # before TensorFlow loads
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     import network
     import pfam_loader

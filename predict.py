@@ -25,7 +25,7 @@ model with the model's ``fingerprint`` (`network.model_fingerprint`) and a ``met
 own content (`fileio.content_hash`). Refused, with one line naming the problem: metadata without
 either, of another model (class count or fingerprint), edited (its content no longer matches its
 hash: class names swapped, renamed or replaced ...), with repeated class names or with a field
-of the wrong type (`META_TYPES`); re-copying the metadata written with the model mends it.
+of the wrong type (`artefacts.META_TYPES`); re-copying the metadata written with the model mends it.
 
 Several ``--model`` files form an ensemble: the mean of their probabilities (models of several
 rotations and/or types; they must name the same classes in the same order, else an error).
@@ -41,10 +41,8 @@ model or edited, an ``--out`` that cannot be written or is one of the inputs, em
 nothing valid), all checked before inference.
 """
 import argparse
-import collections
 import csv
 import io
-import json
 import os
 import sys
 import tempfile
@@ -159,78 +157,6 @@ def _read_csv_sequences(path, text, column):
     return rows
 
 
-#: metadata fields predict.py reads or hw6_base.py writes, and the JSON types each must have
-#: (int fields: not booleans, at least 1 for the lengths); a field of another type is refused
-META_TYPES = {'class_names': (list,), 'len_min': (int,), 'len_max': (int,),
-              'vocabulary': (str, type(None)), 'padding_token': (int,), 'fingerprint': (str,),
-              fileio.CONTENT_HASH_KEY: (str,), 'model_type': (str,), 'rotation': (int,),
-              'test_accuracy': (int, float, type(None)), 'config': (dict,),
-              'config_fingerprint': (str,)}
-#: how to mend metadata that is refused
-RECOPY = 're-copy the _meta.json that hw6_base.py wrote beside the model'
-
-
-def load_meta(meta_file):
-    """The metadata dict, checked before any model is loaded: a ``class_names`` list of distinct
-    names; every field of `META_TYPES` of its type; a ``fingerprint`` (which `check_meta`
-    verifies once the model is loaded) and a ``meta_hash`` equal to `fileio.content_hash` of the
-    rest (class names reordered, renamed or replaced, lengths or vocabulary changed ... are
-    refused here, before TensorFlow loads); and the ``vocabulary`` (when recorded) that
-    of `pfam_loader.encode`: None (a model trained on course pickles alone, whose letter map is
-    unknown) or another letter map is refused, as its tokens would mean other residues."""
-    try:
-        with open(meta_file, 'rb') as f:
-            meta = json.loads(f.read().decode('utf-8-sig'))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f'{meta_file}: not a JSON metadata file ({err})') from None
-    return checked_meta(meta, meta_file)
-
-
-def checked_meta(meta, meta_file, remedy=RECOPY):
-    """`load_meta`'s checks of a metadata dict (read from ``meta_file``); ``remedy`` ends the
-    message of an edited one."""
-    names = meta.get('class_names') if isinstance(meta, dict) else None
-    if not (isinstance(names, list) and names and all(isinstance(n, str) and n.strip()
-                                                      for n in names)):
-        raise DataError(f'{meta_file}: no class_names list (not the metadata of a model)')
-    repeated = sorted((name, count) for name, count in collections.Counter(names).items()
-                      if count > 1)
-    if repeated:
-        raise DataError(f'{meta_file}: class_names repeats {len(repeated)} name(s) (e.g. '
-                        f'{repeated[0][0]!r}, {repeated[0][1]} times): edited or damaged '
-                        f'metadata; {remedy}')
-    for field, types in META_TYPES.items():
-        value = meta.get(field)
-        if field in meta and (not isinstance(value, types) or isinstance(value, bool)
-                              and bool not in types):
-            expected = ' or '.join('null' if t is type(None) else
-                                   {'str': 'a string', 'int': 'an integer', 'float': 'a number',
-                                    'list': 'a list', 'dict': 'an object'}[t.__name__]
-                                   for t in types)
-            raise DataError(f'{meta_file}: {field} is {json.dumps(value)[:40]}, not {expected}; '
-                            f'{remedy}')
-    for field in ('len_min', 'len_max'):
-        if field in meta and meta[field] < 1:
-            raise DataError(f'{meta_file}: {field} is {meta[field]}, not a length; {remedy}')
-    if meta.get('len_min', 1) > meta.get('len_max', meta.get('len_min', 1)):
-        raise DataError(f'{meta_file}: len_min {meta["len_min"]} exceeds len_max '
-                        f'{meta["len_max"]}; {remedy}')
-    if 'vocabulary' in meta and meta['vocabulary'] != pfam_loader.VOCABULARY:
-        raise DataError(f'{meta_file}: the model was trained on tokens of the letter map '
-                        f'{meta["vocabulary"]!r} (None: unknown, course pickles alone), not '
-                        f'{pfam_loader.VOCABULARY!r}; its predictions would be meaningless')
-    missing = [field for field in ('fingerprint', fileio.CONTENT_HASH_KEY) if field not in meta]
-    if missing:
-        raise DataError(f'{meta_file}: no {" and no ".join(missing)}, so nothing ties its class '
-                        'names to the model (metadata written before these were recorded, or '
-                        f'edited); {remedy}, or retrain the model')
-    if meta[fileio.CONTENT_HASH_KEY] != fileio.content_hash(meta):
-        raise DataError(f'{meta_file}: its content does not match its {fileio.CONTENT_HASH_KEY} '
-                        '(class names, lengths or other fields edited after it was written); '
-                        f'{remedy}')
-    return meta
-
-
 def ensemble_meta(metas):
     """The metadata of one model or an ensemble (``{model path: (meta file, meta)}``): the class
     names, which every member must share in the same order, and the widest training length
@@ -252,7 +178,7 @@ def ensemble_meta(metas):
 
 
 def check_meta(meta, model, meta_file, model_path):
-    """Refuse metadata (checked by `load_meta`) that belongs to another model: a class count
+    """Refuse metadata (checked by `artefacts.load_meta`) that belongs to another model: a class count
     other than the model's output width, or a ``fingerprint`` other than
     `network.model_fingerprint` of the model."""
     import network
@@ -502,7 +428,7 @@ def main(argv=None):
         if not os.path.isfile(meta_file):
             raise DataError(f'{meta_file}: metadata (class names) not found beside the model; '
                             'give it with --meta')
-        metas[model_path] = (meta_file, load_meta(meta_file))
+        metas[model_path] = (meta_file, artefacts.load_meta(meta_file))
     meta = ensemble_meta(metas)
     if args.out:
         numbered = lambda what, i: what if len(metas) == 1 else f'{what} {i + 1}'  # noqa
@@ -539,7 +465,7 @@ def main_numpy(args):
         raise DataError(f'{path}: no such model file')
     numpy_model.reuse_freed_memory()
     model = numpy_model.NumpyModel.load(path)          # ValueError: one line
-    meta = checked_meta(model.meta, path, remedy='rewrite it with open_set.py')
+    meta = artefacts.checked_meta(model.meta, path, remedy='rewrite it with open_set.py')
     if args.out:
         check_output(args.out, {'input': args.input, 'model': path})
     ids, sequences = read_input(args)

@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+import artefacts
 import fileio
 import network
 import numpy_model
@@ -205,7 +206,7 @@ def test_open_set_refuses_edited_metadata_before_it_writes_anything(tmp_path):
     done = run_cli('open_set.py', '--model', str(model), '--out', str(out), '--report', str(report))
     assert done.returncode == 2, done.stderr
     assert 'its content does not match its meta_hash' in done.stderr
-    assert predict.RECOPY in done.stderr
+    assert artefacts.RECOPY in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not out.exists() and not report.exists()
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import artefacts
 import fileio
 import network
 import pfam_loader
@@ -602,7 +603,7 @@ def test_an_edited_meta_is_refused_and_a_sealed_one_accepted_in_process(tmp_path
             'len_min': 5, 'vocabulary': pfam_loader.VOCABULARY, 'fingerprint': '3:abc'}
     meta['meta_hash'] = fileio.content_hash(meta)
     (tmp_path / 'm.json').write_text(json.dumps(meta))
-    loaded = predict.load_meta(str(tmp_path / 'm.json'))
+    loaded = artefacts.load_meta(str(tmp_path / 'm.json'))
     monkeypatch.setattr(network, 'model_fingerprint', lambda model: '3:abc')
     predict.check_meta(loaded, Model(), 'm.json', 'x.keras')
     swapped = dict(loaded, class_names=loaded['class_names'][::-1])
@@ -611,14 +612,14 @@ def test_an_edited_meta_is_refused_and_a_sealed_one_accepted_in_process(tmp_path
                    {'model_type': 'mha'}):
         (tmp_path / 'edited.json').write_text(json.dumps({**loaded, **change}))
         with pytest.raises(pfam_loader.DataError, match='does not match its meta_hash'):
-            predict.load_meta(str(tmp_path / 'edited.json'))         # before any model loads
+            artefacts.load_meta(str(tmp_path / 'edited.json'))         # before any model loads
     with pytest.raises(pfam_loader.DataError, match='written for another model'):
         predict.check_meta({**loaded, 'fingerprint': '3:abd'}, Model(), 'm.json', 'x.keras')
     for bad in ({'len_min': 50}, {'len_max': 0}, {'class_names': ['a', 'b', '']},
                 {'vocabulary': 7}, {'fingerprint': 12}):
         (tmp_path / 'bad.json').write_text(json.dumps({**meta, **bad}))
         with pytest.raises(pfam_loader.DataError):
-            predict.load_meta(str(tmp_path / 'bad.json'))
+            artefacts.load_meta(str(tmp_path / 'bad.json'))
     # a NumPy model's metadata names its own remedy in every message
     for bad in ({'class_names': ['a', 'a']}, {'len_max': 'x'}, {'len_min': 0}, {'len_min': 50},
                 {'fingerprint': None}, {'len_min': 6}):
@@ -626,7 +627,7 @@ def test_an_edited_meta_is_refused_and_a_sealed_one_accepted_in_process(tmp_path
         if bad == {'fingerprint': None}:
             del edited['fingerprint']
         with pytest.raises(pfam_loader.DataError, match='; rewrite it with open_set.py'):
-            predict.checked_meta(edited, 'm.npz', remedy='rewrite it with open_set.py')
+            artefacts.checked_meta(edited, 'm.npz', remedy='rewrite it with open_set.py')
 
 
 def test_content_hash_is_canonical():
@@ -646,7 +647,7 @@ def test_committed_metas_are_sealed_and_load():
     paths = sorted(p for p in os.listdir(folder) if p.endswith('_meta.json'))
     assert len(paths) == 15
     for name in paths:
-        meta = predict.load_meta(os.path.join(folder, name))
+        meta = artefacts.load_meta(os.path.join(folder, name))
         assert meta['meta_hash'] == fileio.content_hash(meta), name
         assert len(set(meta['class_names'])) == len(meta['class_names']) == 46
 
