@@ -25,7 +25,8 @@ model with the model's ``fingerprint`` (`network.model_fingerprint`) and a ``met
 own content (`fileio.content_hash`). Refused, with one line naming the problem: metadata without
 either, of another model (class count or fingerprint), edited (its content no longer matches its
 hash: class names swapped, renamed or replaced ...), with repeated class names or with a field
-of the wrong type (`artefacts.META_TYPES`); re-copying the metadata written with the model mends it.
+of the wrong type (`artefacts.META_TYPES`); re-copying the metadata written with the model mends
+it.
 
 Several ``--model`` files form an ensemble: the mean of their probabilities (models of several
 rotations and/or types; they must name the same classes in the same order, else an error).
@@ -178,8 +179,8 @@ def ensemble_meta(metas):
 
 
 def check_meta(meta, model, meta_file, model_path):
-    """Refuse metadata (checked by `artefacts.load_meta`) that belongs to another model: a class count
-    other than the model's output width, or a ``fingerprint`` other than
+    """Refuse metadata (checked by `artefacts.load_meta`) that belongs to another model: a class
+    count other than the model's output width, or a ``fingerprint`` other than
     `network.model_fingerprint` of the model."""
     import network
     width, n_names = model.output_shape[-1], len(meta['class_names'])

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import random
+import shutil
 
 import numpy as np
 import pytest
@@ -197,7 +198,7 @@ def test_open_set_refuses_edited_metadata_before_it_writes_anything(tmp_path):
     the message and remedy of predict.py, and no model file or report written."""
     source = os.path.join(ROOT, 'results', 'pfam46', 'mha_rot0')
     model = tmp_path / 'mha_rot0.keras'
-    model.write_bytes(open(source + '.keras', 'rb').read())
+    shutil.copy(source + '.keras', model)
     with open(source + '_meta.json') as handle:
         meta = json.load(handle)
     meta['class_names'][0] = meta['class_names'][1] + 'x'
