@@ -97,6 +97,8 @@ import settings
 MONITOR = settings.MONITOR
 RESULT_KEYS = job_control.RESULT_KEYS
 EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_LOCKED, EXIT_INTERRUPTED = 2, 3, 4, 143
+#: Test predictions a compact result keeps for each sequence (``--compact``).
+TOP_K = 3
 
 
 class NonFiniteLoss(Exception):
@@ -155,8 +157,9 @@ def _configure_devices(args):
 
 def load_data(args):
     """The rotation dict (``--source``: what to read of a course folder); the demo dataset is
-    generated on first use."""
+    generated on first use, once the rotation is known to be one of its own."""
     if args.demo:
+        pfam_loader.rotation_folds(args.rotation)          # a bad rotation builds nothing
         pfam_loader.ensure_demo(pfam_loader.DEMO_BASEDIR, args.version)
     return pfam_loader.load_rotation(pfam_loader.DEMO_BASEDIR if args.demo else args.dataset,
                                      args.rotation, args.version, source=args.source)
@@ -412,15 +415,35 @@ def evaluate(model, dat, batch, growth):
     return predict_test, test_accuracy, test_loss
 
 
-def publish(paths, model, meta, result):
+def compact_predictions(result, k=TOP_K):
+    """``result`` with its test predictions cut to each sequence's top ``k`` classes (int16)
+    and their probabilities (float16), best first: ``predict_test`` None and
+    ``predict_test_top`` ``{'classes', 'probabilities'}``, both (n, k). The top class, hence
+    the test accuracy, is that of the whole matrix (ties keep the lower class, as ``argmax``)."""
+    full = np.asarray(result['predict_test'], dtype=np.float32)
+    classes = np.argsort(-full, axis=1, kind='stable')[:, :k]
+    top = {'classes': classes.astype(np.int16),
+           'probabilities': np.take_along_axis(full, classes, axis=1).astype(np.float16)}
+    note = (f'top {k} classes and probabilities (float16) of the {full.shape[0]} x '
+            f'{full.shape[1]} float32 predictions')
+    return {**result, 'predict_test': None, 'predict_test_top': top, 'predict_test_note': note}
+
+
+def publish(paths, model, meta, result, compact=False):
     """Publish the run's artefacts in one step (`artefacts.publish`): the model, its meta data,
     the log and the result, which marks the run done; then the run directory goes. Refused
-    (OSError) before anything is written when the disk has no room for them."""
-    needed = 2 * checkpoints.size_estimate(model) + 2 * result['predict_test'].nbytes
+    (OSError) before anything is written when the disk has no room for them. ``compact``: the
+    result's predictions cut by `compact_predictions`, the model saved without its optimizer."""
+    import network
+    if compact:
+        result = compact_predictions(result)
+    needed = 2 * checkpoints.size_estimate(model) + 2 * np.asarray(result['outs_test']).nbytes \
+        + (0 if compact else 2 * result['predict_test'].nbytes)
     fileio.check_free_space(os.path.dirname(paths['result']) or '.', needed,
                             f'the artefacts of {result["name"]}')
+    save = (lambda path: network.without_optimizer(model).save(path)) if compact else model.save
     artefacts.publish(paths, {
-        'model': (model.save, 'path'),
+        'model': (save, 'path'),
         'meta': (lambda f: json.dump(meta, f, indent=1), 'w'),
         'log': (lambda path: write_log(path, result['history']), 'path'),
         'result': (lambda f: pickle.dump(result, f), 'wb')})
@@ -489,7 +512,7 @@ def train_and_evaluate(args, dat, name, device='', extra_callbacks=()):
                     'n_train': n_train},
     }
     check_interrupted()
-    publish(paths, model, meta, result)
+    publish(paths, model, meta, result, compact=args.compact)
     print(f'{name}: test accuracy {test_accuracy:.4f} (loss {test_loss:.4f}), best validation '
           f'{result["valid_accuracy"]:.4f} at epoch {best_epoch + 1} of {result["n_epochs"]}, '
           f'{np.mean(result["epoch_times"] or [0]):.1f} s/epoch; wrote {paths["result"]}',

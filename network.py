@@ -427,6 +427,15 @@ def model_fingerprint(model):
     return f'{model.output_shape[-1]}:{digest.hexdigest()[:16]}'
 
 
+def without_optimizer(model):
+    """An uncompiled copy of ``model`` (same layers, names and weights, hence the same
+    `model_fingerprint`), which Keras saves without the optimizer state: about a third of the
+    size of a trained model's file, for a model that only predicts."""
+    copy = type(model).from_config(model.get_config())   # clone_model would compile it
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _forward_function(models):
     """NumPy tokens (B, T) → NumPy sum of the class probabilities of ``models`` (a tuple; one
     model or the members of an ensemble), traced once per model set for every batch shape.

@@ -211,6 +211,10 @@ class Output:
                          '"_", ".")', identity=False)
     render: bool = setting(False, 'also write the plot_model diagram {name}_model.png (needs '
                            'graphviz)', identity=False)
+    compact: bool = setting(False, "publish the run small, as results/course_scale keeps it: "
+                            "the result's test predictions as each sequence's top 3 classes and "
+                            'probabilities, the model without its optimizer state (it predicts '
+                            'but cannot be trained further)', identity=False)
     force: bool = setting(False, 'replace an existing result (of this or another configuration) '
                           'and discard resume state of another configuration', identity=False)
     verbose: int = setting(2, 'Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per '
@@ -257,7 +261,7 @@ MODEL_KNOBS = tuple(field.name for field in dataclasses.fields(Model))[1:]
 _REFERENCE = dict(dataset=DEFAULT_BASEDIR, version=DEFAULT_VERSION, label_smoothing=0.1,
                   substitution=0.1)
 _COURSE = dict(dataset='data/course_scale', version='C', conv_stride=16, conv_kernel=24,
-               conv_filters=128, batch=128, patience=0)
+               conv_filters=128, batch=128, patience=0, compact=True)
 _TINY = dict(n_embeddings=8, conv_filters=16, conv_kernel=3, rnn_units=(16, 16),
              attention_heads=(2,), key_dim=8, feed_forward=16, dense_units=(16,), batch=32,
              lr=3e-3, verbose=0)

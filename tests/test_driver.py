@@ -3,6 +3,8 @@ import glob
 import json
 import os
 import pickle
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -93,6 +95,19 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, message):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+@pytest.mark.slow
+def test_a_bad_rotation_of_the_demo_is_refused_before_the_demo_is_built(tmp_path):
+    """Run where no demo dataset exists yet (it is built under the working directory)."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'hw6_base.py'), '--demo',
+                             '--rotation', '7', '--results_path', 'out'],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ['hw6_base.py: error: rotation must be an integer in '
+                                          '0..4, got 7']
+    assert not os.path.exists(tmp_path / 'data')                   # no demo dataset built
 
 
 # ---------------------------------------------------------------- job control
