@@ -77,4 +77,3 @@ def test_a_compact_run_publishes_its_top_predictions_and_a_model_that_predicts(d
                                top['probabilities'], rtol=2e-3, atol=1e-4)
     assert result['test_accuracy'] == pytest.approx(
         np.mean(top['classes'][:, 0] == dat['outs_test'][:, 0]), abs=1e-12)
-
