@@ -276,8 +276,9 @@ PRESETS = {
     'mha': {**_REFERENCE, 'model_type': 'mha', 'dropout': 0.1, 'pool_sizes': (2,)},
     # the course-scale set of 330,000 sequences up to 3,934 residues (results/course_scale)
     'rnn_course': {**_COURSE, 'model_type': 'rnn', 'dropout': 0.1, 'epochs': 4},
-    'gru_course': {**_COURSE, 'model_type': 'gru', 'epochs': 17, 'dropout': 0.1,
-                   'dense_dropout': 0.2, 'substitution': 0.1},
+    'gru_course': {**_COURSE, 'model_type': 'gru', 'epochs': 15, 'conv_stride': 4,
+                   'conv_kernel': 12, 'rnn_units': (64, 64), 'bidirectional': True,
+                   'dropout': 0.0, 'dense_dropout': 0.0, 'l2': 0.0, 'substitution': 0.1},
     'mha_course': {**_COURSE, 'model_type': 'mha', 'dropout': 0.1, 'pool_sizes': (2,),
                    'epochs': 8, 'dense_dropout': 0.2},
     # the 400-family setting (results/pfam400)
