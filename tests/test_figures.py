@@ -377,7 +377,7 @@ def test_per_pass_counts_passes_over_the_training_folds(tmp_path):
     assert figures.passes_per_epoch(full) == 1.0
     rows = [line.split(' | ') for line in figures.passes_table(results).splitlines()[2:]]
     # passes, best pass, minutes per pass (1.5 s per epoch), peak RSS in GB
-    assert [row[2:4] for row in rows] == [['3.0', '3.0'], ['4.0', '4.0']]
+    assert [row[2:4] for row in rows] == [['3', '3'], ['4', '4']]
     assert [row[6] for row in rows] == ['0.1', '0.0']
     assert rows[0][7] == '2.0 |' and rows[1][7] == '– |'
     for result in results.values():
