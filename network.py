@@ -187,6 +187,10 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
             (`keras.layers.Bidirectional`, outputs concatenated: 2 x units features); the
             backward pass ends at the first residue, so the final state no longer has to carry
             the start of a long sequence through all of it.
+        rnn_activation: recurrent types: activation of the state, 'tanh' (Keras' default) or
+            'relu'; a SimpleRNN with 'relu' also starts its recurrent matrix at the identity
+            (an IRNN, Le, Jaitly & Hinton 2015): its state holds what it saw until an input
+            changes it, where a tanh state fades within tens of steps.
         pool_sizes: pool size after each pooled module (an int for all, or a list: one per
             recurrent module but the last, or one per attention module).
         attention_heads: mha: number of heads of each attention module (one entry per module).
@@ -227,7 +231,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
         raise ValueError(f'unknown model settings {unknown}; known: {", ".join(settings.MODEL_KNOBS)}')
     config = {**settings.DEFAULTS, **knobs}
     (n_embeddings, conv_filters, conv_kernel, conv_stride, rnn_units, pool_sizes, bidirectional,
-     attention_heads, key_dim, feed_forward, positional_max_wavelength, dense_units, activation,
+     rnn_activation, attention_heads, key_dim, feed_forward, positional_max_wavelength, dense_units, activation,
      dropout, dense_dropout, l2, label_smoothing, lr, clipnorm, jit_compile) = (
         config[knob] for knob in settings.MODEL_KNOBS)
     if 'pool_sizes' not in knobs:                  # the default: one size for every module
@@ -289,9 +293,14 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
         x = layers.GlobalMaxPooling1D(name='global_max_pool')(x)                      # (B, C)
         x = layers.Dropout(dense_dropout, name='pooled_dropout')(x)
     else:
+        # Keras' own default (tanh) stays out of the layer configs: earlier models are unchanged
+        state = {} if rnn_activation == 'tanh' else {'activation': rnn_activation}
+        if rnn_activation == 'relu' and model_type == 'rnn':
+            state['recurrent_initializer'] = 'identity'       # an IRNN (Le, Jaitly & Hinton 2015)
+
         def recurrent(units, name, **kwargs):
             layer = RECURRENT_LAYERS[model_type](units, kernel_regularizer=regularizer,
-                                                 name=name, **kwargs)
+                                                 name=name, **state, **kwargs)
             return layers.Bidirectional(layer, name=f'{name}_bidirectional') if bidirectional \
                 else layer
 

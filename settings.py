@@ -152,6 +152,10 @@ class Model:
     bidirectional: bool = setting(False, 'rnn/gru/lstm: every recurrent layer reads the sequence '
                                   'in both directions (Keras Bidirectional; twice the work)',
                                   negatable=True)
+    rnn_activation: str = setting('tanh', "rnn/gru/lstm: activation of the recurrent state; 'relu' "
+                                  'with rnn also starts the recurrent matrix at the identity (an '
+                                  'IRNN: the state keeps what it saw until an input changes it)',
+                                  choices=('tanh', 'relu'))
     attention_heads: tuple = setting([4], 'mha: heads per attention module (one entry per '
                                      'module)', POSITIVE, many='+')
     key_dim: int = setting(16, 'mha: query/key size of each head', POSITIVE)
@@ -253,6 +257,10 @@ GROUPS = (Data, Model, Training, Output, Experiment, Compute)
 FIELDS = {field.name: field for group in GROUPS for field in dataclasses.fields(group)}
 DEFAULTS = {name: field.default for name, field in FIELDS.items()}
 IDENTITY = tuple(sorted(name for name, field in FIELDS.items() if field.metadata['identity']))
+#: Settings added after results were published: a configuration holds them only away from their
+#: default, so every earlier configuration keeps its fingerprint (`differences` reads an absent
+#: setting as its default).
+OMITTED_AT_DEFAULT = ('rnn_activation',)
 #: The keyword arguments of `network.build_model` beside its positional model type.
 MODEL_KNOBS = tuple(field.name for field in dataclasses.fields(Model))[1:]
 
@@ -323,9 +331,13 @@ def _plain(value):
 
 def identity(values):
     """The configuration of a run: ``{setting: value}`` of every setting that changes what it
-    computes (`IDENTITY`), from parsed arguments or a dict, absent ones at their defaults."""
+    computes (`IDENTITY`), from parsed arguments or a dict, absent ones at their defaults; those
+    of `OMITTED_AT_DEFAULT` are left out at their default."""
     given = values if isinstance(values, dict) else vars(values)
     config = {name: _plain(given.get(name, DEFAULTS[name])) for name in IDENTITY}
+    for name in OMITTED_AT_DEFAULT:
+        if config[name] == _plain(DEFAULTS[name]):
+            del config[name]
     config['dataset'] = os.path.normpath(DEMO_BASEDIR if config['demo'] else config['dataset'])
     return config
 

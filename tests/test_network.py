@@ -142,6 +142,28 @@ def test_bidirectional_recurrent_layers_ignore_padding_and_round_trip(tmp_path):
         pfam_loader.encode(SEQUENCES), verbose=0), short, atol=1e-6)
 
 
+def test_relu_simple_rnn_is_an_irnn_and_tanh_layers_keep_their_keras_config():
+    """--rnn_activation relu: every SimpleRNN (both directions) computes relu and starts from
+    the identity as its recurrent matrix; a GRU only changes its activation; the default adds
+    nothing to the layer configs, so earlier models build exactly as before."""
+    irnn = network.small_test_model('rnn', rnn_activation='relu', bidirectional=True,
+                                    rnn_units=(8, 8))
+    cells = [layer for wrapper in irnn.layers if type(wrapper).__name__ == 'Bidirectional'
+             for layer in (wrapper.forward_layer, wrapper.backward_layer)]
+    assert len(cells) == 4
+    for layer in cells:
+        assert layer.get_config()['activation'] == 'relu'
+        np.testing.assert_array_equal(layer.cell.recurrent_kernel.numpy(), np.eye(8))
+    gru = network.small_test_model('gru', rnn_activation='relu', rnn_units=(8,))
+    (layer,) = [l for l in gru.layers if type(l).__name__ == 'GRU']
+    assert layer.get_config()['activation'] == 'relu'
+    assert not np.allclose(layer.cell.recurrent_kernel.numpy()[:, :8], np.eye(8))
+    default = network.small_test_model('rnn', rnn_units=(8,))
+    (layer,) = [l for l in default.layers if type(l).__name__ == 'SimpleRNN']
+    assert layer.get_config()['activation'] == 'tanh'
+    assert layer.get_config()['recurrent_initializer']['class_name'] == 'Orthogonal'
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(model_type='cnn'), "got 'cnn'"),
     (dict(n_embeddings=26), 'fewer embeddings than tokens'),

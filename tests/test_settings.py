@@ -42,6 +42,12 @@ def test_identity_holds_what_changes_a_run_only():
     old = dict(base)
     del old['bidirectional']
     assert settings.differences(old, base) == []
+    # a setting added after results were published is in a configuration only when changed
+    assert 'rnn_activation' not in base
+    relu = settings.identity(arguments.parse_args(['--rnn_activation', 'relu']))
+    assert relu['rnn_activation'] == 'relu'
+    assert settings.differences(base, relu) == ["rnn_activation 'tanh' -> 'relu'"]
+    assert settings.fingerprint(relu) != settings.fingerprint(base)
 
 
 def test_model_kwargs_are_the_builders_knobs():
@@ -54,6 +60,7 @@ def test_model_kwargs_are_the_builders_knobs():
     (['--seed', '-5'], 'argument --seed: must be in 0 .. 2**32 - 1, got -5'),
     (['--seed', str(2 ** 32)], 'must be in 0 .. 2**32 - 1'),
     (['--activation', 'bogus'], "argument --activation: invalid choice: 'bogus'"),
+    (['--rnn_activation', 'sigmoid'], "argument --rnn_activation: invalid choice: 'sigmoid'"),
     (['--preset', 'nosuch'], "unknown preset 'nosuch'"),
     (['--label', '../../x_'], '--label may hold letters'),
     (['--label', '/abs_'], '--label may hold letters'),
