@@ -448,7 +448,8 @@ def passes_table(results):
         rss = result.get('max_rss_mb')
         lines.append(
             f'| {TYPE_LABEL.get(model_type, model_type)} | {rotation} | '
-            f'{result["n_epochs"] * per_epoch:.3g} | {(result["best_epoch"] + 1) * per_epoch:.3g} | '
+            f'{result["n_epochs"] * per_epoch:.3g} | '
+            f'{(result["best_epoch"] + 1) * per_epoch:.3g} | '
             f'{result["valid_accuracy"]:.4f} | {result["test_accuracy"]:.4f} | '
             f'{np.mean(result["epoch_times"]) / per_epoch / 60:.1f} | '
             + (f'{rss / 1024:.1f}' if rss else '–') + ' |')
