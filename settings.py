@@ -79,7 +79,7 @@ GROWTH = _check(float, 1.0, text='a finite number > 1', above=True)
 
 
 def setting(default, help, check=str, *, choices=None, many=None, negatable=None, identity=True,
-            metavar=None):
+            added=False, metavar=None):
     """A dataclass field that is also a command-line option.
 
     Args:
@@ -92,11 +92,14 @@ def setting(default, help, check=str, *, choices=None, many=None, negatable=None
             (default: True when the default is True).
         identity: whether the setting changes what a run computes (its configuration); the
             others (output, verbosity, threads, caches) may differ between a run and its rerun.
+        added: a configuration setting added after results were published: a configuration holds
+            it only away from its default, so every earlier configuration keeps its fingerprint
+            (`differences` reads an absent setting as its default).
     """
     if isinstance(default, bool) and negatable is None:
         negatable = default
     metadata = dict(help=help, check=check, choices=choices, many=many, negatable=negatable,
-                    identity=identity, metavar=metavar)
+                    identity=identity, added=added, metavar=metavar)
     return dataclasses.field(default=tuple(default) if isinstance(default, list) else default,
                              metadata=metadata)
 
@@ -155,7 +158,7 @@ class Model:
     rnn_activation: str = setting('tanh', "rnn/gru/lstm: activation of the recurrent state; 'relu' "
                                   'with rnn also starts the recurrent matrix at the identity (an '
                                   'IRNN: the state keeps what it saw until an input changes it)',
-                                  choices=('tanh', 'relu'))
+                                  choices=('tanh', 'relu'), added=True)
     attention_heads: tuple = setting([4], 'mha: heads per attention module (one entry per '
                                      'module)', POSITIVE, many='+')
     key_dim: int = setting(16, 'mha: query/key size of each head', POSITIVE)
@@ -257,10 +260,8 @@ GROUPS = (Data, Model, Training, Output, Experiment, Compute)
 FIELDS = {field.name: field for group in GROUPS for field in dataclasses.fields(group)}
 DEFAULTS = {name: field.default for name, field in FIELDS.items()}
 IDENTITY = tuple(sorted(name for name, field in FIELDS.items() if field.metadata['identity']))
-#: Settings added after results were published: a configuration holds them only away from their
-#: default, so every earlier configuration keeps its fingerprint (`differences` reads an absent
-#: setting as its default).
-OMITTED_AT_DEFAULT = ('rnn_activation',)
+#: The configuration settings declared ``added``: `identity` holds them only off their default.
+OMITTED_AT_DEFAULT = tuple(name for name in IDENTITY if FIELDS[name].metadata['added'])
 #: The keyword arguments of `network.build_model` beside its positional model type.
 MODEL_KNOBS = tuple(field.name for field in dataclasses.fields(Model))[1:]
 
