@@ -284,7 +284,11 @@ PRESETS = {
     'gru': {**_REFERENCE, 'model_type': 'gru', 'epochs': 40, 'patience': 10},
     'mha': {**_REFERENCE, 'model_type': 'mha', 'dropout': 0.1, 'pool_sizes': (2,)},
     # the course-scale set of 330,000 sequences up to 3,934 residues (results/course_scale)
-    'rnn_course': {**_COURSE, 'model_type': 'rnn', 'dropout': 0.1, 'epochs': 4},
+    # the SimpleRNN as an IRNN (relu state, identity recurrent matrix) at stride 8
+    'rnn_course': {**_COURSE, 'model_type': 'rnn', 'epochs': 30, 'rnn_activation': 'relu',
+                   'conv_stride': 8, 'conv_kernel': 16, 'bidirectional': True,
+                   'rnn_units': (128, 128, 128), 'pool_sizes': (4, 4), 'dropout': 0.0,
+                   'dense_dropout': 0.0, 'l2': 0.0, 'substitution': 0.1},
     'gru_course': {**_COURSE, 'model_type': 'gru', 'epochs': 15, 'conv_stride': 4,
                    'conv_kernel': 12, 'rnn_units': (64, 64), 'bidirectional': True,
                    'dropout': 0.0, 'dense_dropout': 0.0, 'l2': 0.0, 'substitution': 0.1},
