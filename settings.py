@@ -269,8 +269,8 @@ MODEL_KNOBS = tuple(field.name for field in dataclasses.fields(Model))[1:]
 # ---------------------------------------------------------------- presets
 _REFERENCE = dict(dataset=DEFAULT_BASEDIR, version=DEFAULT_VERSION, label_smoothing=0.1,
                   substitution=0.1)
-_COURSE = dict(dataset='data/course_scale', version='C', conv_stride=16, conv_kernel=24,
-               conv_filters=128, batch=128, patience=0, compact=True)
+_COURSE = dict(dataset='data/course_scale', version='C', conv_filters=128, batch=128, patience=0,
+               compact=True)
 #: what the course-scale runs aiming at 0.99 within 30 passes train with: substitution in place
 #: of dropout and L2
 _AUGMENTED = dict(dropout=0.0, dense_dropout=0.0, l2=0.0, substitution=0.1)
