@@ -1,0 +1,42 @@
+"""Test errors of the committed course-scale runs split by what was taken for what: LRR and WD40
+(the short repeats) against the other 44 families, and how many of the other 44's errors are
+over 600 residues. From the result pickles' predictions (rotation 0; no model is run):
+
+    python results/tuning/2026-12-01_course_probes/test_errors_by_family.py [rnn gru mha]
+"""
+import sys
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, '.')
+import pfam_loader  # noqa: E402
+
+REPEATS = ['PF00560.33', 'PF00400.32']          # LRR, WD40
+
+
+def main(types):
+    test_fold = pfam_loader.rotation_folds(0)[2]
+    lengths = pd.read_csv(pfam_loader.fold_path('data/course_scale', test_fold, 'C'))[
+        'string'].str.len().to_numpy()
+    rows = []
+    for kind in types:
+        with open(f'results/course_scale/{kind}_rot0_results.pkl', 'rb') as f:
+            result = pfam_loader.load_pickle(f)
+        names = np.asarray(result['class_names'])
+        truth = result['outs_test'][:, 0]
+        predicted = result['predict_test_top']['classes'][:, 0]
+        wrong = predicted != truth
+        repeat, taken_for_repeat = np.isin(names[truth], REPEATS), np.isin(names[predicted], REPEATS)
+        rows.append({'model': kind, 'errors': wrong.sum(),
+                     'repeat as repeat': (wrong & repeat & taken_for_repeat).sum(),
+                     'repeat as other': (wrong & repeat & ~taken_for_repeat).sum(),
+                     'other as repeat': (wrong & ~repeat & taken_for_repeat).sum(),
+                     'other as other': (wrong & ~repeat & ~taken_for_repeat).sum(),
+                     'other as other, > 600': (wrong & ~repeat & ~taken_for_repeat
+                                               & (lengths > 600)).sum()})
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:] or ['rnn', 'gru', 'mha'])
