@@ -27,7 +27,8 @@ def main(types):
         truth = result['outs_test'][:, 0]
         predicted = result['predict_test_top']['classes'][:, 0]
         wrong = predicted != truth
-        repeat, taken_for_repeat = np.isin(names[truth], REPEATS), np.isin(names[predicted], REPEATS)
+        repeat = np.isin(names[truth], REPEATS)
+        taken_for_repeat = np.isin(names[predicted], REPEATS)
         rows.append({'model': kind, 'errors': wrong.sum(),
                      'repeat as repeat': (wrong & repeat & taken_for_repeat).sum(),
                      'repeat as other': (wrong & repeat & ~taken_for_repeat).sum(),
