@@ -198,6 +198,8 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
         feed_forward: mha: hidden units of the position-wise feed-forward sub-block after each
             attention (0 for none).
         positional_max_wavelength: mha: longest wavelength of the positional encoding.
+        positional_offset: mha: in training, each sequence's positions start at a random offset
+            from 0 to this (`PositionalEncoding`'s ``random_offset``; 0 for none).
         dense_units: units of each hidden Dense layer before the softmax (empty for none).
         activation: activation of the Conv1D, the feed-forward and the hidden Dense layers.
         dropout: dropout rate after the Conv1D, inside/after each recurrent or attention
@@ -232,8 +234,8 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
     config = {**settings.DEFAULTS, **knobs}
     (n_embeddings, conv_filters, conv_kernel, conv_stride, rnn_units, pool_sizes, bidirectional,
      rnn_activation, attention_heads, key_dim, feed_forward, positional_max_wavelength,
-     dense_units, activation, dropout, dense_dropout, l2, label_smoothing, lr, clipnorm,
-     jit_compile) = (
+     positional_offset, dense_units, activation, dropout, dense_dropout, l2, label_smoothing, lr,
+     clipnorm, jit_compile) = (
         config[knob] for knob in settings.MODEL_KNOBS)
     if 'pool_sizes' not in knobs:                  # the default: one size for every module
         pool_sizes = pool_sizes[0]
@@ -280,7 +282,8 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
                          embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0))(
         tokens)                                                                       # (B, T, E)
     if model_type == 'mha':
-        x = PositionalEncoding('add', positional_max_wavelength, name='positional_encoding')(x)
+        x = PositionalEncoding('add', positional_max_wavelength, random_offset=positional_offset,
+                               name='positional_encoding')(x)
     x = layers.Conv1D(conv_filters, conv_kernel, strides=conv_stride, padding='causal',
                       activation=activation, kernel_regularizer=regularizer, name='conv')(x)
     mask = DownsampleMask(conv_stride, name='conv_mask')(mask)                        # (B, T/s)

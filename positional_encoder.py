@@ -19,7 +19,8 @@ class PositionalEncoding(keras.layers.Layer):
 
     Two constructors, positionally or by keyword:
 
-    * the suite's: ``PositionalEncoding(combination_type='add', max_wavelength=10000.0)``;
+    * the suite's: ``PositionalEncoding(combination_type='add', max_wavelength=10000.0,
+      random_offset=0)``;
     * the course's: ``PositionalEncoding(max_steps, max_dims, combination_type='add',
       dtype=tf.float32)``: inputs may be at most ``max_steps`` long, and ``max_dims`` is the
       encoding width (for ``'add'`` it must equal the input width); `embedding` returns the
@@ -30,12 +31,17 @@ class PositionalEncoding(keras.layers.Layer):
             ``'concat'`` appends an encoding (as wide as the input, or ``max_dims``).
         max_wavelength: the longest wavelength of the sinusoids (10000 in the paper); it should be
             well above the longest sequence.
+        random_offset: in training only, each sequence's positions start at an offset drawn
+            uniformly from 0 to this many (0, the default: never): the encoding then tells where
+            residues lie relative to each other, not where they lie in the sequence, so a domain
+            found at one place is known at any other. Inference always starts at 0.
         max_steps: (course) the longest input; None for any length.
         max_dims: (course) the encoding width; None for the input's width.
         **kwargs: the usual `keras.layers.Layer` arguments (``name``, ``dtype`` ...).
 
     Call arguments:
         inputs: float tensor of shape (batch, time, features).
+        training: whether to draw the random offsets (`random_offset` > 0 only).
 
     Returns:
         (batch, time, features) for ``'add'``, (batch, time, 2 * features) for ``'concat'``.
@@ -51,7 +57,7 @@ class PositionalEncoding(keras.layers.Layer):
     """
 
     def __init__(self, *args, combination_type='add', max_wavelength=10000.0, max_steps=None,
-                 max_dims=None, **kwargs):
+                 max_dims=None, random_offset=0, **kwargs):
         if args and isinstance(args[0], numbers.Integral) and not isinstance(args[0], bool):
             # the course's positional form: (max_steps, max_dims, combination_type, dtype)
             names = ('max_steps', 'max_dims', 'combination_type', 'dtype')
@@ -77,15 +83,23 @@ class PositionalEncoding(keras.layers.Layer):
                              f'{combination_type!r}')
         if max_wavelength <= 1:
             raise ValueError(f'max_wavelength must be > 1, got {max_wavelength}')
+        if not isinstance(random_offset, numbers.Integral) or random_offset < 0:
+            raise ValueError(f'random_offset must be a non-negative integer, got {random_offset!r}')
         self.combination_type = combination_type
         self.max_wavelength = float(max_wavelength)
+        self.random_offset = int(random_offset)
+        # only a layer that draws offsets holds a seed state (a weight): others save as before
+        self.seed_generator = keras.random.SeedGenerator() if self.random_offset else None
 
-    def encoding(self, length, width):
-        """The (length, width) encoding matrix in the layer's compute dtype."""
+    def encoding(self, length, width, offsets=None):
+        """The (length, width) encoding matrix in the layer's compute dtype; with ``offsets`` (a
+        (batch, 1, 1) float tensor), one (batch, length, width) encoding starting at each."""
         positions = ops.cast(ops.arange(length), 'float32')[:, None]             # (T, 1)
+        if offsets is not None:
+            positions = positions[None] + offsets                                # (B, T, 1)
         pair = ops.cast(ops.arange(width) // 2 * 2, 'float32')                   # 0,0,2,2,4,4...
-        angles = positions / ops.power(self.max_wavelength, pair / float(width))[None, :]
-        is_even = ops.equal(ops.arange(width) % 2, 0)[None, :]
+        angles = positions / ops.power(self.max_wavelength, pair / float(width))
+        is_even = ops.equal(ops.arange(width) % 2, 0)
         return ops.cast(ops.where(is_even, ops.sin(angles), ops.cos(angles)), self.compute_dtype)
 
     def embedding(self):
@@ -107,9 +121,15 @@ class PositionalEncoding(keras.layers.Layer):
             raise ValueError(f'inputs of {length} steps are longer than max_steps='
                              f'{self.max_steps}')
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         shape = ops.shape(inputs)
-        signal = self.encoding(shape[1], self._width(inputs.shape[-1]))[None]     # (1, T, C)
+        offsets = None
+        if training and self.random_offset:
+            offsets = ops.cast(keras.random.randint((shape[0], 1, 1), 0, self.random_offset + 1,
+                                                    seed=self.seed_generator), 'float32')
+        signal = self.encoding(shape[1], self._width(inputs.shape[-1]), offsets)
+        if offsets is None:
+            signal = signal[None]                                                # (1, T, C)
         if self.combination_type == 'add':
             return inputs + signal
         signal = ops.broadcast_to(signal, (shape[0], shape[1], self._width(inputs.shape[-1])))
@@ -126,4 +146,6 @@ class PositionalEncoding(keras.layers.Layer):
         config = super().get_config()
         config.update(combination_type=self.combination_type, max_wavelength=self.max_wavelength,
                       max_steps=self.max_steps, max_dims=self.max_dims)
+        if self.random_offset:                  # earlier saved models keep their configuration
+            config['random_offset'] = self.random_offset
         return config

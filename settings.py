@@ -166,6 +166,10 @@ class Model:
                                 'attention (0 for none)', NON_NEGATIVE)
     positional_max_wavelength: float = setting(1e4, 'mha: longest wavelength of the positional '
                                                'encoding', POSITIVE_FLOAT)
+    positional_offset: int = setting(0, 'mha: in training, each sequence\'s positions start at a '
+                                     'random offset from 0 to this (0: none), so that the '
+                                     'encoding tells where residues lie relative to each other, '
+                                     'not where in the sequence', NON_NEGATIVE, added=True)
     dense_units: tuple = setting([64], 'hidden Dense layers before the softmax (none: give no '
                                  'value)', POSITIVE, many='*')
     activation: str = setting('elu', 'activation of Conv1D, feed-forward and hidden Dense layers',

@@ -280,3 +280,27 @@ def test_mha_adds_the_positional_encoding_once_to_the_embeddings():
     applications = sum(len(layer._inbound_nodes) for layer in model.layers
                        if isinstance(layer, PositionalEncoding))
     assert applications == 1
+
+
+def test_mha_positional_offset_moves_the_encoding_in_training_only(tmp_path):
+    """With ``positional_offset`` the MHA's encoding starts at a random offset in training (the
+    dropout-free model then gives other outputs at every call) and at 0 in inference (the same
+    outputs as the model without it, whose weights it shares); the setting round-trips."""
+    knobs = dict(n_embeddings=8, conv_filters=16, conv_kernel=3, attention_heads=[2], key_dim=8,
+                 dense_units=[16], dropout=0.0, dense_dropout=0.0)
+    keras.utils.set_random_seed(4)
+    shifted = network.build_model('mha', 26, 5, positional_offset=500, **knobs)
+    plain = network.build_model('mha', 26, 5, **knobs)
+    for layer in plain.layers:
+        layer.set_weights(shifted.get_layer(layer.name).get_weights() if layer.weights else [])
+    tokens = pfam_loader.encode(SEQUENCES[2:], 61).astype('int32')
+    inferred = keras.ops.convert_to_numpy(shifted(tokens))
+    np.testing.assert_allclose(inferred, keras.ops.convert_to_numpy(plain(tokens)), atol=1e-6)
+    first, second = (keras.ops.convert_to_numpy(shifted(tokens, training=True)) for _ in range(2))
+    assert np.abs(first - second).max() > 1e-4
+    assert np.abs(first - inferred).max() > 1e-4
+    path = tmp_path / 'shifted.keras'
+    shifted.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.get_layer('positional_encoding').random_offset == 500
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(tokens)), inferred, atol=1e-6)

@@ -56,3 +56,51 @@ def test_config_and_saved_model_round_trips_keep_the_encoding(tmp_path):
     zeros = np.zeros((1, 20, 6), 'float32')
     np.testing.assert_allclose(loaded.predict(zeros, verbose=0)[0, 13], _sinusoid(13, 6, 64.0),
                                atol=1e-5)
+
+
+def _offset_of(row, width, max_wavelength, limit):
+    """The offset o ≤ limit at which ``row`` (length, width) is the encoding of positions o, o+1...;
+    None when there is none."""
+    length = len(row)
+    for offset in range(limit + 1):
+        expected = np.stack([_sinusoid(offset + p, width, max_wavelength) for p in range(length)])
+        if np.allclose(row, expected, atol=1e-4):
+            return offset
+    return None
+
+
+def test_random_offset_shifts_each_sequence_in_training_only():
+    width, length, limit, wavelength = 6, 10, 40, 100.0
+    layer = PositionalEncoding(max_wavelength=wavelength, random_offset=limit)
+    zeros = np.zeros((16, length, width), 'float32')
+    for training in (False, None):
+        out = keras.ops.convert_to_numpy(layer(zeros, training=training))
+        assert all(_offset_of(row, width, wavelength, 0) == 0 for row in out)
+    trained = keras.ops.convert_to_numpy(layer(zeros, training=True))
+    offsets = [_offset_of(row, width, wavelength, limit) for row in trained]
+    assert None not in offsets                     # every row: the formula at some 0 ≤ o ≤ limit
+    assert len(set(offsets)) > 4                   # drawn per sequence
+    again = [_offset_of(row, width, wavelength, limit)
+             for row in keras.ops.convert_to_numpy(layer(zeros, training=True))]
+    assert again != offsets                        # and afresh at every call
+
+
+def test_random_offset_survives_serialization_and_old_configs_are_unchanged(tmp_path):
+    assert PositionalEncoding().weights == []                       # no seed state when unused
+    assert 'random_offset' not in PositionalEncoding().get_config()
+    layer = PositionalEncoding(random_offset=7)
+    assert PositionalEncoding.from_config(layer.get_config()).random_offset == 7
+    inputs = keras.Input((None, 4))
+    model = keras.Model(inputs, PositionalEncoding(random_offset=7, name='pe')(inputs))
+    model.save(tmp_path / 'pe.keras')
+    loaded = keras.models.load_model(tmp_path / 'pe.keras')
+    assert loaded.get_layer('pe').random_offset == 7
+    zeros = np.zeros((1, 9, 4), 'float32')
+    np.testing.assert_allclose(loaded.predict(zeros, verbose=0)[0, 5], _sinusoid(5, 4, 1e4),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize('bad', [-1, 2.5, '3'])
+def test_random_offset_must_be_a_non_negative_integer(bad):
+    with pytest.raises(ValueError, match='random_offset'):
+        PositionalEncoding(random_offset=bad)
