@@ -1,0 +1,63 @@
+"""Does the committed course-scale MHA depend on where a domain lies? Validation sequences as they
+are, with random residues appended (a longer flank after the domain: the length changes, the
+domain's position does not), and with as many random residues prepended (the same length change,
+every residue moved along by that many positions). A model that reads residues only relative to
+each other loses the same with either; the MHA's positional encoding is absolute.
+
+    python results/tuning/2026-12-02_course_mha_position/shift_probe.py [mha gru rnn]
+
+Reads data/course_scale (version C, rotation 0) and results/course_scale/{type}_rot0.keras;
+writes shift_probe.json beside this script.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.getcwd())
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import network  # noqa: E402,F401  (registers the suite's layers)
+import pfam_loader  # noqa: E402
+
+SAMPLE = 4_000
+SHIFTS = (100, 400)
+
+
+def flanked(ins, lengths, shift, before, rng):
+    """``ins`` with ``shift`` random standard residues before (or after) each row's residues."""
+    out = np.zeros((len(ins), ins.shape[1] + shift), dtype=ins.dtype)
+    noise = rng.integers(1, len(pfam_loader.AMINO_ACIDS) + 1, size=(len(ins), shift))
+    for row, (tokens, length) in enumerate(zip(ins, lengths)):
+        parts = (noise[row], tokens[:length]) if before else (tokens[:length], noise[row])
+        out[row, :length + shift] = np.concatenate(parts)
+    return out
+
+
+def main(types):
+    dat = pfam_loader.load_rotation('data/course_scale', 0, 'C')
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(dat['ins_valid']), SAMPLE, replace=False)
+    ins = pfam_loader.right_padded(dat['ins_valid'][sample])
+    outs = dat['outs_valid'][sample, 0]
+    lengths = pfam_loader.sequence_lengths(ins)
+    inputs = {'as they are': ins}
+    for shift in SHIFTS:
+        inputs[f'{shift} appended'] = flanked(ins, lengths, shift, False, rng)
+        inputs[f'{shift} prepended'] = flanked(ins, lengths, shift, True, rng)
+    found = {}
+    for kind in types:
+        model = keras.models.load_model(f'results/course_scale/{kind}_rot0.keras', compile=False)
+        found[kind] = {}
+        for name, tokens in inputs.items():
+            probabilities = network.predict_probabilities(model, tokens, batch=128)
+            found[kind][name] = float(np.mean(probabilities.argmax(axis=1) == outs))
+            print(kind, name, f'{found[kind][name]:.4f}', flush=True)
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'shift_probe.json')
+    with open(out, 'w') as f:
+        json.dump({'sample': SAMPLE, 'accuracy': found}, f, indent=1)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:] or ['mha', 'gru'])
