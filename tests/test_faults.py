@@ -56,8 +56,8 @@ def _wait_for(condition, process, timeout=240, poll=0.02):
         time.sleep(poll)
 
 
-def _result(results):
-    with open(results / f'{NAME}_results.pkl', 'rb') as f:
+def _result(results, name=NAME):
+    with open(results / f'{name}_results.pkl', 'rb') as f:
         return pickle.load(f)
 
 
@@ -304,19 +304,25 @@ def test_result_is_complete(tmp_path, content, done):
 
 
 # ---------------------------------------------------------------- 7: resumed == uninterrupted
-@pytest.mark.parametrize('options', [REPEATED, ONE_PASS])
+# the MHA whose positional encoding draws a random offset a sequence: its draws resume too
+SHIFTED_MHA = (*REPEATED, '--model_type', 'mha', '--positional_offset', '50')
+
+
+@pytest.mark.parametrize('options', [REPEATED, ONE_PASS, SHIFTED_MHA])
 @pytest.mark.slow
 def test_resumed_run_reproduces_the_uninterrupted_one(trained, demo_dir, tmp_path, options):
+    name = (f"{options[options.index('--model_type') + 1]}_rot0" if '--model_type' in options
+            else NAME)
     resumed = trained(options, 1, tmp_path / 'resumed')     # interrupted after epoch 1
-    assert not os.path.exists(resumed / f'{NAME}_results.pkl')
-    assert not os.path.exists(resumed / f'{NAME}_log.csv')             # only once finished
-    assert os.path.isfile(resumed / f'{NAME}_run' / 'epoch0001.weights.h5')
-    assert epochs_logged(resumed) == 1 and not os.path.exists(resumed / f'{NAME}.lock')
+    assert not os.path.exists(resumed / f'{name}_results.pkl')
+    assert not os.path.exists(resumed / f'{name}_log.csv')             # only once finished
+    assert os.path.isfile(resumed / f'{name}_run' / 'epoch0001.weights.h5')
+    assert epochs_logged(resumed, name) == 1 and not os.path.exists(resumed / f'{name}.lock')
     assert hw6_base.main(driver_args(demo_dir, resumed, *options)) == 0
     epochs = int(options[options.index('--epochs') + 1])
-    assert_full_history(_result(resumed), epochs)
-    straight = _result(trained(options, None, tmp_path / 'straight'))
-    resumed = _result(resumed)
+    assert_full_history(_result(resumed, name), epochs)
+    straight = _result(trained(options, None, tmp_path / 'straight'), name)
+    resumed = _result(resumed, name)
     for key, values in straight['history'].items():
         if key != 'epoch_time':
             assert resumed['history'][key] == values, key          # bit for bit
