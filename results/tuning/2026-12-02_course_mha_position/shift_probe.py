@@ -38,13 +38,13 @@ def flanked(ins, lengths, shift, before, rng):
     return out
 
 
-def checkpoint_model(run_dir):
+def checkpoint_model(run_dir, n_classes):
     """The model of ``run_dir``'s configuration with the weights of its newest checkpoint."""
     newest = sorted(f for f in os.listdir(run_dir) if f.endswith('.json'))[-1]
     with open(os.path.join(run_dir, newest)) as f:
         config = json.load(f)['config']
-    knobs = {k: config[k] for k in settings.MODEL_KNOBS if k in config}
-    model = network.build_model(config['model_type'], pfam_loader.N_TOKENS, 46, **knobs)
+    model = network.build_model(config['model_type'], pfam_loader.N_TOKENS, n_classes,
+                                **settings.model_kwargs(config))
     print(run_dir, 'after epoch', checkpoints.load(model, run_dir)['epochs'], flush=True)
     return model
 
@@ -67,7 +67,7 @@ def main(types):
             found = json.load(f)['accuracy']
     for kind in types:
         if os.path.isdir(kind):
-            model = checkpoint_model(kind)
+            model = checkpoint_model(kind, dat['n_classes'])
             kind = os.path.basename(os.path.dirname(os.path.abspath(kind)))
         else:
             model = keras.models.load_model(f'results/course_scale/{kind}_rot0.keras',
