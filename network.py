@@ -200,6 +200,8 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
         positional_max_wavelength: mha: longest wavelength of the positional encoding.
         positional_offset: mha: in training, each sequence's positions start at a random offset
             from 0 to this (`PositionalEncoding`'s ``random_offset``; 0 for none).
+        positional_min_wavelength: mha: shortest wavelength of the positional encoding
+            (`PositionalEncoding`'s ``min_wavelength``; 1 as in the paper).
         dense_units: units of each hidden Dense layer before the softmax (empty for none).
         activation: activation of the Conv1D, the feed-forward and the hidden Dense layers.
         dropout: dropout rate after the Conv1D, inside/after each recurrent or attention
@@ -234,7 +236,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
     config = {**settings.DEFAULTS, **knobs}
     (n_embeddings, conv_filters, conv_kernel, conv_stride, rnn_units, pool_sizes, bidirectional,
      rnn_activation, attention_heads, key_dim, feed_forward, positional_max_wavelength,
-     positional_offset, dense_units, activation, dropout, dense_dropout, l2, label_smoothing, lr,
+     positional_offset, positional_min_wavelength, dense_units, activation, dropout, dense_dropout, l2, label_smoothing, lr,
      clipnorm, jit_compile) = (
         config[knob] for knob in settings.MODEL_KNOBS)
     if 'pool_sizes' not in knobs:                  # the default: one size for every module
@@ -283,6 +285,7 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
         tokens)                                                                       # (B, T, E)
     if model_type == 'mha':
         x = PositionalEncoding('add', positional_max_wavelength, random_offset=positional_offset,
+                               min_wavelength=positional_min_wavelength,
                                name='positional_encoding')(x)
     x = layers.Conv1D(conv_filters, conv_kernel, strides=conv_stride, padding='causal',
                       activation=activation, kernel_regularizer=regularizer, name='conv')(x)

@@ -113,7 +113,8 @@ def export(model, meta, path, open_set=None, profiles=None):
         'format': FORMAT, 'blocks': blocks, 'dense': dense,
         'conv_stride': int(conv.get_config()['strides'][0]),
         'conv_activation': activation(conv),
-        'max_wavelength': float(model.get_layer('positional_encoding').max_wavelength)}
+        'max_wavelength': float(model.get_layer('positional_encoding').max_wavelength),
+        'min_wavelength': float(model.get_layer('positional_encoding').min_wavelength)}
     extra = {'architecture': np.array(json.dumps(architecture)),
              'meta': np.array(json.dumps(meta))}
     if open_set is not None:
@@ -125,11 +126,13 @@ def export(model, meta, path, open_set=None, profiles=None):
     return path
 
 
-def positional_encoding(length, width, max_wavelength):
+def positional_encoding(length, width, max_wavelength, min_wavelength=1.0):
     """(length, width) sinusoids as `positional_encoder.PositionalEncoding` adds them."""
     positions = np.arange(length, dtype=np.float32)[:, None]
     pair = (np.arange(width) // 2 * 2).astype(np.float32)
-    angles = positions / np.power(np.float32(max_wavelength), pair / np.float32(width))[None, :]
+    shortest = np.float32(min_wavelength)
+    angles = positions / (shortest * np.power(np.float32(max_wavelength) / shortest,
+                                              pair / np.float32(width)))[None, :]
     return np.where(np.arange(width) % 2 == 0, np.sin(angles), np.cos(angles)).astype(np.float32)
 
 
@@ -235,7 +238,8 @@ class NumpyModel:
         if length not in self.position_tables:
             kernel = self.arrays['conv_kernel']
             signal = positional_encoding(length, kernel.shape[1],
-                                         self.architecture['max_wavelength'])
+                                         self.architecture['max_wavelength'],
+                                         self.architecture.get('min_wavelength', 1.0))
             padded = np.concatenate([np.zeros((self.kernel_width - 1, signal.shape[1]),
                                               np.float32), signal])
             steps = np.arange(0, length, self.stride)

@@ -11,8 +11,10 @@ class PositionalEncoding(keras.layers.Layer):
 
     For position ``p`` and feature pair ``i`` (``d`` = encoding width)::
 
-        PE[p, 2i]     = sin(p / max_wavelength ** (2i / d))
-        PE[p, 2i + 1] = cos(p / max_wavelength ** (2i / d))
+        PE[p, 2i]     = sin(p / (min_wavelength * (max_wavelength / min_wavelength) ** (2i / d)))
+        PE[p, 2i + 1] = cos(p / (min_wavelength * (max_wavelength / min_wavelength) ** (2i / d)))
+
+    (with the default ``min_wavelength`` of 1, the paper's ``sin(p / max_wavelength ** (2i / d))``).
 
     Computed on the fly from the input's own length with tensor ops (no loop over time), so the
     same layer serves fixed-length and variable-length (``None``) inputs, e.g. bucketed batches.
@@ -20,7 +22,7 @@ class PositionalEncoding(keras.layers.Layer):
     Two constructors, positionally or by keyword:
 
     * the suite's: ``PositionalEncoding(combination_type='add', max_wavelength=10000.0,
-      random_offset=0)``;
+      random_offset=0, min_wavelength=1.0)``;
     * the course's: ``PositionalEncoding(max_steps, max_dims, combination_type='add',
       dtype=tf.float32)``: inputs may be at most ``max_steps`` long, and ``max_dims`` is the
       encoding width (for ``'add'`` it must equal the input width); `embedding` returns the
@@ -31,6 +33,10 @@ class PositionalEncoding(keras.layers.Layer):
             ``'concat'`` appends an encoding (as wide as the input, or ``max_dims``).
         max_wavelength: the longest wavelength of the sinusoids (10000 in the paper); it should be
             well above the longest sequence.
+        min_wavelength: the shortest: the fastest pair turns ``1 / min_wavelength`` radians a
+            position (1, the paper's: a radian a position). Larger values spread the same number
+            of pairs over slower sinusoids, so that neighbouring positions get almost the same
+            signal, e.g. within a strided convolution's window.
         random_offset: in training only, each sequence's positions start at an offset drawn
             uniformly from 0 to this many (0, the default: never): the encoding then tells where
             residues lie relative to each other, not where they lie in the sequence, so a domain
@@ -57,7 +63,7 @@ class PositionalEncoding(keras.layers.Layer):
     """
 
     def __init__(self, *args, combination_type='add', max_wavelength=10000.0, max_steps=None,
-                 max_dims=None, random_offset=0, **kwargs):
+                 max_dims=None, random_offset=0, min_wavelength=1.0, **kwargs):
         if args and isinstance(args[0], numbers.Integral) and not isinstance(args[0], bool):
             # the course's positional form: (max_steps, max_dims, combination_type, dtype)
             names = ('max_steps', 'max_dims', 'combination_type', 'dtype')
@@ -83,10 +89,14 @@ class PositionalEncoding(keras.layers.Layer):
                              f'{combination_type!r}')
         if max_wavelength <= 1:
             raise ValueError(f'max_wavelength must be > 1, got {max_wavelength}')
+        if not 0 < min_wavelength < max_wavelength:
+            raise ValueError(f'min_wavelength must be > 0 and below max_wavelength '
+                             f'({max_wavelength}), got {min_wavelength}')
         if not isinstance(random_offset, numbers.Integral) or random_offset < 0:
             raise ValueError(f'random_offset must be a non-negative integer, got {random_offset!r}')
         self.combination_type = combination_type
         self.max_wavelength = float(max_wavelength)
+        self.min_wavelength = float(min_wavelength)
         self.random_offset = int(random_offset)
         # only a layer that draws offsets holds a seed state (a weight): others save as before
         self.seed_generator = keras.random.SeedGenerator() if self.random_offset else None
@@ -98,7 +108,8 @@ class PositionalEncoding(keras.layers.Layer):
         if offsets is not None:
             positions = positions[None] + offsets                                # (B, T, 1)
         pair = ops.cast(ops.arange(width) // 2 * 2, 'float32')                   # 0,0,2,2,4,4...
-        angles = positions / ops.power(self.max_wavelength, pair / float(width))
+        angles = positions / (self.min_wavelength * ops.power(
+            self.max_wavelength / self.min_wavelength, pair / float(width)))
         is_even = ops.equal(ops.arange(width) % 2, 0)
         return ops.cast(ops.where(is_even, ops.sin(angles), ops.cos(angles)), self.compute_dtype)
 
@@ -148,4 +159,6 @@ class PositionalEncoding(keras.layers.Layer):
                       max_steps=self.max_steps, max_dims=self.max_dims)
         if self.random_offset:                  # earlier saved models keep their configuration
             config['random_offset'] = self.random_offset
+        if self.min_wavelength != 1:
+            config['min_wavelength'] = self.min_wavelength
         return config

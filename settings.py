@@ -170,6 +170,11 @@ class Model:
                                      'random offset from 0 to this (0: none), so that the '
                                      'encoding tells where residues lie relative to each other, '
                                      'not where in the sequence', NON_NEGATIVE, added=True)
+    positional_min_wavelength: float = setting(1.0, 'mha: shortest wavelength of the positional '
+                                               'encoding: its fastest pair turns 1/this radians '
+                                               'a residue (1: a radian, as in Vaswani et al.; '
+                                               'larger: smoother over neighbouring residues)',
+                                               POSITIVE_FLOAT, added=True)
     dense_units: tuple = setting([64], 'hidden Dense layers before the softmax (none: give no '
                                  'value)', POSITIVE, many='*')
     activation: str = setting('elu', 'activation of Conv1D, feed-forward and hidden Dense layers',

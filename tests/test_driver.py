@@ -88,6 +88,8 @@ def test_nogo_trains_nothing(demo_dir, tmp_path, capsys):
     (['--n_embeddings', '30'], '--n_embeddings must be < 26'),
     (['--exp_type', 'nosuch', '--exp_index', '0'], "unknown --exp_type 'nosuch'"),
     (['--lr', 'nan'], 'argument --lr: must be a finite number > 0, got nan'),
+    (['--positional_min_wavelength', '500', '--positional_max_wavelength', '400'],
+     '--positional_min_wavelength must be below --positional_max_wavelength (400), got 500'),
 ])
 @pytest.mark.slow
 def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, message):

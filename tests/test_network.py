@@ -259,14 +259,16 @@ def test_label_smoothing_loss_matches_its_formula_and_round_trips(tmp_path):
     assert keras.models.load_model(path).loss.label_smoothing == smoothing
 
 
-def test_mha_adds_the_positional_encoding_once_to_the_embeddings():
+@pytest.mark.parametrize('shortest', [1.0, 8.0])
+def test_mha_adds_the_positional_encoding_once_to_the_embeddings(shortest):
     """What reaches the MHA model's Conv1D is embedding + sinusoid, the encoding added once
-    (with the builder's max_wavelength), and only the embedding is encoded."""
+    (with the builder's max and min wavelengths), and only the embedding is encoded."""
     keras.utils.set_random_seed(3)
     wavelength = 100.0
     model = network.build_model('mha', 26, 5, n_embeddings=8, conv_filters=16, conv_kernel=3,
                                 attention_heads=[2], key_dim=8, dense_units=[16],
-                                positional_max_wavelength=wavelength)
+                                positional_max_wavelength=wavelength,
+                                positional_min_wavelength=shortest)
     embedding = next(l for l in model.layers if isinstance(l, keras.layers.Embedding))
     conv = next(l for l in model.layers if isinstance(l, keras.layers.Conv1D))
     probe = keras.Model(model.inputs, conv.input)
@@ -274,7 +276,7 @@ def test_mha_adds_the_positional_encoding_once_to_the_embeddings():
     reached = keras.ops.convert_to_numpy(probe(tokens.astype('int32')))
     table = keras.ops.convert_to_numpy(embedding.embeddings)
     p, i = np.arange(61)[:, None], np.arange(8)[None, :]
-    angle = p / wavelength ** ((i // 2 * 2) / 8)
+    angle = p / (shortest * (wavelength / shortest) ** ((i // 2 * 2) / 8))
     encoding = np.where(i % 2 == 0, np.sin(angle), np.cos(angle))
     np.testing.assert_allclose(reached, table[tokens] + encoding[None], atol=1e-5)
     applications = sum(len(layer._inbound_nodes) for layer in model.layers

@@ -59,6 +59,23 @@ def test_numpy_forward_pass_matches_keras(small_mha, tmp_path):
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
 
 
+def test_numpy_forward_pass_keeps_a_smoother_positional_encoding(tmp_path):
+    """A model whose encoding has ``positional_min_wavelength`` 6 (and a shorter max): the NumPy
+    model adds the same sinusoids, so the same probabilities."""
+    model = network.small_test_model('mha', n_classes=5, positional_max_wavelength=500.0,
+                                     positional_min_wavelength=6.0)
+    rng = np.random.default_rng(1)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
+    light = numpy_model.NumpyModel.load(numpy_model.export(model, _meta(5),
+                                                           str(tmp_path / 'm.npz')))
+    assert light.architecture['min_wavelength'] == 6.0
+    sequences = _random_sequences(30, seed=2, high=200)
+    probabilities, _ = light.predict(sequences, batch_residues=256)
+    expected = network.predict_probabilities(model, predict.pfam_loader.encode(sequences))
+    assert np.abs(probabilities - expected).max() < 1e-5
+
+
 def test_export_round_trip_and_bad_files(small_mha, tmp_path):
     meta = _meta(5)
     path = numpy_model.export(small_mha, meta, str(tmp_path / 'm.npz'),

@@ -7,12 +7,12 @@ import pytest
 from positional_encoder import PositionalEncoding
 
 
-def _sinusoid(position, width, max_wavelength):
+def _sinusoid(position, width, max_wavelength, min_wavelength=1.0):
     """PE[position, :] by the formula: sin at even features 2i, cos at odd 2i + 1, both of
-    position / max_wavelength ** (2i / width)."""
+    position / (min_wavelength * (max_wavelength / min_wavelength) ** (2i / width))."""
     values = np.empty(width)
     for i in range(width // 2):
-        angle = position / max_wavelength ** (2 * i / width)
+        angle = position / (min_wavelength * (max_wavelength / min_wavelength) ** (2 * i / width))
         values[2 * i], values[2 * i + 1] = np.sin(angle), np.cos(angle)
     return values
 
@@ -31,6 +31,36 @@ def test_encoding_values_follow_the_formula_for_a_given_max_wavelength(max_wavel
     # the wavelength matters: 10000 (the default) gives other values at these positions
     default = _encoding(PositionalEncoding(), length, width)
     assert np.abs(encoded[37] - default[37]).max() > 0.1
+
+
+def test_min_wavelength_slows_the_fastest_pair_and_round_trips(tmp_path):
+    """``min_wavelength`` m: the first pair is sin/cos(p / m), the others spread geometrically up
+    to max_wavelength; the default (1) is the paper's encoding bit for bit and stays out of the
+    configuration (earlier saved models keep theirs); m survives get_config and a saved model."""
+    width, length = 8, 60
+    layer = PositionalEncoding(max_wavelength=1000.0, min_wavelength=16.0)
+    encoded = _encoding(layer, length, width)
+    np.testing.assert_allclose(encoded[:, 0], np.sin(np.arange(length) / 16.0), atol=1e-5)
+    for position in (7, 59):
+        np.testing.assert_allclose(encoded[position], _sinusoid(position, width, 1000.0, 16.0),
+                                   atol=1e-5)
+    # neighbouring positions get almost the same signal, unlike the paper's fastest pair
+    assert np.abs(np.diff(encoded, axis=0)).max() < 0.07
+    paper = PositionalEncoding(max_wavelength=1000.0)
+    assert np.array_equal(_encoding(paper, length, width),
+                          _encoding(PositionalEncoding(max_wavelength=1000.0, min_wavelength=1),
+                                    length, width))
+    assert 'min_wavelength' not in paper.get_config()
+    assert PositionalEncoding.from_config(layer.get_config()).min_wavelength == 16.0
+    loaded, saved = _saved_and_loaded(tmp_path, width, max_wavelength=1000.0, min_wavelength=16.0)
+    assert loaded.min_wavelength == 16.0
+    np.testing.assert_allclose(saved, encoded[:20], atol=1e-6)
+
+
+@pytest.mark.parametrize('min_wavelength', [0.0, -2.0, 1000.0, 5000.0])
+def test_min_wavelength_must_be_positive_and_below_max_wavelength(min_wavelength):
+    with pytest.raises(ValueError, match='min_wavelength must be > 0 and below max_wavelength'):
+        PositionalEncoding(max_wavelength=1000.0, min_wavelength=min_wavelength)
 
 
 def test_concat_appends_the_encoding_of_the_given_max_wavelength():
