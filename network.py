@@ -236,9 +236,8 @@ def build_model(model_type, n_tokens, n_classes, len_max=None, *, compile=True, 
     config = {**settings.DEFAULTS, **knobs}
     (n_embeddings, conv_filters, conv_kernel, conv_stride, rnn_units, pool_sizes, bidirectional,
      rnn_activation, attention_heads, key_dim, feed_forward, positional_max_wavelength,
-     positional_offset, positional_min_wavelength, dense_units, activation, dropout, dense_dropout, l2, label_smoothing, lr,
-     clipnorm, jit_compile) = (
-        config[knob] for knob in settings.MODEL_KNOBS)
+     positional_offset, positional_min_wavelength, dense_units, activation, dropout, dense_dropout,
+     l2, label_smoothing, lr, clipnorm, jit_compile) = (config[knob] for knob in settings.MODEL_KNOBS)
     if 'pool_sizes' not in knobs:                  # the default: one size for every module
         pool_sizes = pool_sizes[0]
     # NumPy integers (course pickles hold np.int64 scalars) are accepted as the ints they are.

@@ -180,8 +180,9 @@ def parse_args(argv=None, parser=None, preset=None):
         parser.error(f'--n_embeddings must be < {settings.N_TOKENS} (the number of tokens), '
                      f'got {args.n_embeddings}')
     if args.positional_min_wavelength >= args.positional_max_wavelength:
-        parser.error(f'--positional_min_wavelength must be below --positional_max_wavelength '
-                     f'({args.positional_max_wavelength:g}), got {args.positional_min_wavelength:g}')
+        parser.error('--positional_min_wavelength must be below --positional_max_wavelength '
+                     f'({args.positional_max_wavelength:g}), '
+                     f'got {args.positional_min_wavelength:g}')
     if args.label and not all(c.isalnum() or c in '-_.' for c in args.label) \
             or args.label.startswith('.'):
         parser.error(f'--label may hold letters, digits, "-", "_" and "." (not first), got '
