@@ -109,12 +109,12 @@ def export(model, meta, path, open_set=None, profiles=None):
         dense.append(activation(model.get_layer(f'dense{i}')))
         i += 1
     arrays['output_kernel'], arrays['output_bias'] = weights(model.get_layer('output'))
+    encoding = model.get_layer('positional_encoding')
     architecture = {
         'format': FORMAT, 'blocks': blocks, 'dense': dense,
         'conv_stride': int(conv.get_config()['strides'][0]),
         'conv_activation': activation(conv),
-        'max_wavelength': float(model.get_layer('positional_encoding').max_wavelength),
-        'min_wavelength': float(model.get_layer('positional_encoding').min_wavelength)}
+        'max_wavelength': encoding.max_wavelength, 'min_wavelength': encoding.min_wavelength}
     extra = {'architecture': np.array(json.dumps(architecture)),
              'meta': np.array(json.dumps(meta))}
     if open_set is not None:

@@ -35,16 +35,21 @@ def _meta(n_classes):
     return meta
 
 
+def _perturbed(model, seed):
+    """``model`` with normal noise (sd 0.3) added to every weight, so no weight is trivial."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
+    return model
+
+
 @pytest.fixture(scope='module')
 def small_mha():
     """An untrained small MHA model (2 attention modules, feed-forward, 2 dense layers) with
     non-trivial weights, exported: (keras model, NumpyModel)."""
-    model = network.small_test_model('mha', n_classes=5, attention_heads=[2, 2],
-                                     feed_forward=12, dense_units=[16, 8], pool_sizes=[2, 3])
-    rng = np.random.default_rng(0)
-    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype)
-                       for w in model.get_weights()])
-    return model
+    return _perturbed(network.small_test_model('mha', n_classes=5, attention_heads=[2, 2],
+                                               feed_forward=12, dense_units=[16, 8],
+                                               pool_sizes=[2, 3]), seed=0)
 
 
 def test_numpy_forward_pass_matches_keras(small_mha, tmp_path):
@@ -62,11 +67,8 @@ def test_numpy_forward_pass_matches_keras(small_mha, tmp_path):
 def test_numpy_forward_pass_keeps_a_smoother_positional_encoding(tmp_path):
     """A model whose encoding has ``positional_min_wavelength`` 6 (and a shorter max): the NumPy
     model adds the same sinusoids, so the same probabilities."""
-    model = network.small_test_model('mha', n_classes=5, positional_max_wavelength=500.0,
-                                     positional_min_wavelength=6.0)
-    rng = np.random.default_rng(1)
-    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype)
-                       for w in model.get_weights()])
+    model = _perturbed(network.small_test_model('mha', n_classes=5, positional_max_wavelength=500.0,
+                                                positional_min_wavelength=6.0), seed=1)
     light = numpy_model.NumpyModel.load(numpy_model.export(model, _meta(5),
                                                            str(tmp_path / 'm.npz')))
     assert light.architecture['min_wavelength'] == 6.0
