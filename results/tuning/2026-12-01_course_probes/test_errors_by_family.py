@@ -41,9 +41,10 @@ def main(types):
                                                & (lengths > 600)).sum()})
         for group, members in (('LRR/WD40', repeat), ('other 44', ~repeat)):
             by_length = pd.Series(wrong[members]).groupby(length_bin[members], observed=False)
+            stats = by_length.agg(['mean', 'size'])
             rates.append({'model': kind, 'sequences of': group,
-                          **{f'{b.left + 1}-{b.right}': f'{rate:.4f} ({n})' for b, rate, n in zip(
-                              by_length.mean().index, by_length.mean(), by_length.size())}})
+                          **{f'{b.left + 1}-{b.right}': f'{rate:.4f} ({n})'
+                             for b, (rate, n) in zip(stats.index, stats.itertuples(index=False))}})
     print(pd.DataFrame(rows).to_string(index=False))
     print('\nerror rate (sequences) by length in residues:')
     print(pd.DataFrame(rates).to_string(index=False))
