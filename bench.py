@@ -46,7 +46,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 COURSE_SOURCE = 'data/course_scale.csv.gz'       # made by make_course_scale.py (docs/data.md)
 COURSE_DIR, COURSE_VERSION = 'data/course_scale', 'C'
 COURSE_RESULTS = 'results/course_scale'       # the committed runs whose accuracy is reported
-TIMED_PASSES = 2        # training rates: the faster of this many timed passes (see _train_rate)
+TIMED_PASSES = 3        # training rates: the faster of this many timed passes (see _train_rate)
 PADDED_STEP_SHARE = 10  # --scale course: padded batches are timed on steps / this many steps
 
 
