@@ -42,7 +42,7 @@ else
 fi
 echo "$(date '+%F %T') host $(hostname) task ${SLURM_ARRAY_JOB_ID:-local}_${index}" \
      "(job ${SLURM_JOB_ID:-none}, restart ${SLURM_RESTART_COUNT:-0}, $device):" \
-     "$args_file -> $results"
+     "$args_file${*:+ $*} -> $results"
 # exec: python becomes the batch shell, so SLURM's TERM to the batch shell (--signal=B:TERM@120,
 # scancel --batch/--full --signal=TERM, preemption, requeue) reaches it; it exits 143 after
 # backing up its last finished epoch, and a requeued or rerun task resumes from there.

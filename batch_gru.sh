@@ -16,6 +16,7 @@
 # (## -> #) or give them on the command line (sbatch -p gpu --time=04:00:00 batch_gru.sh).
 # Assumed below: one rotation of the reference experiment took 10-18 minutes on 2 CPU cores
 # (REPORT.md), so 4 CPUs, 8G and 2 hours leave a wide margin; a GPU is used when visible.
+# The course-scale configurations need more: docs/course.md ("On a cluster").
 ##SBATCH --partition=normal
 ##SBATCH --account=myaccount
 ##SBATCH --cpus-per-task=4

@@ -159,7 +159,7 @@ def test_results_path_default(tmp_path):
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert 'rnn_rot4: would write results/cluster/rnn_rot4_results.pkl' in run.stdout
-    assert 'args_rnn.txt -> results/cluster' in run.stdout
+    assert 'args_rnn.txt --nogo -> results/cluster' in run.stdout     # what the task runs
 
 
 def test_submit_wrapper(tmp_path):
